@@ -1,0 +1,6 @@
+//! Criterion benchmarks: `cargo bench` (CPU). One file per subject under `benches/benchmarks/`.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod benchmarks;
+
+criterion::criterion_main!(benchmarks::composite::benches);

@@ -1,0 +1,5 @@
+//! The command-line front end: argument parsing and validation ([`args`]) and terminal progress
+//! ([`progress`]). `main.rs` stays a thin shell around these.
+
+pub mod args;
+pub mod progress;

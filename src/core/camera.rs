@@ -1,0 +1,119 @@
+//! Pinhole cameras in the OpenCV convention (x right, y down, z forward; pixel centres at
+//! integer coordinates). This is the convention of DUSt3R and of the poses file; renderers
+//! convert once at their own boundary.
+
+use glam::{DMat3, DMat4, DVec2, DVec3};
+use serde::{Deserialize, Serialize};
+
+use super::frame::FrameSize;
+
+/// Pinhole intrinsics in pixels of the decoded frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Intrinsics {
+    /// Focal lengths `[fx, fy]` in pixels.
+    pub focal_px: [f64; 2],
+    /// Principal point `[cx, cy]` in pixels (pixel centres at integers).
+    pub principal_px: [f64; 2],
+    /// The frame size these intrinsics refer to.
+    pub size: FrameSize,
+}
+
+impl Intrinsics {
+    /// Projects a point in camera coordinates to pixel coordinates; `None` behind the camera.
+    pub fn project(&self, point_in_cam: DVec3) -> Option<DVec2> {
+        if point_in_cam.z <= 0.0 {
+            return None;
+        }
+        Some(DVec2::new(
+            self.focal_px[0] * point_in_cam.x / point_in_cam.z + self.principal_px[0],
+            self.focal_px[1] * point_in_cam.y / point_in_cam.z + self.principal_px[1],
+        ))
+    }
+
+    /// The ray direction (camera coordinates, z = 1) through a pixel.
+    pub fn unproject(&self, pixel: DVec2) -> DVec3 {
+        DVec3::new(
+            (pixel.x - self.principal_px[0]) / self.focal_px[0],
+            (pixel.y - self.principal_px[1]) / self.focal_px[1],
+            1.0,
+        )
+    }
+}
+
+/// A camera's pose and intrinsics for one frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CameraPose {
+    /// Rigid transform from camera coordinates to world coordinates.
+    pub world_from_cam: DMat4,
+    /// Intrinsics in pixels of the decoded frame.
+    pub intrinsics: Intrinsics,
+}
+
+impl CameraPose {
+    /// Camera centre in world coordinates.
+    pub fn centre_in_world(&self) -> DVec3 {
+        self.world_from_cam.w_axis.truncate()
+    }
+
+    /// The rigid inverse of `world_from_cam`.
+    pub fn cam_from_world(&self) -> DMat4 {
+        rigid_inverse(&self.world_from_cam)
+    }
+
+    /// Projects a world point to pixel coordinates; `None` behind the camera.
+    pub fn project_world(&self, point_in_world: DVec3) -> Option<DVec2> {
+        self.intrinsics
+            .project(self.cam_from_world().transform_point3(point_in_world))
+    }
+}
+
+/// Inverse of a rotation + translation matrix, exact for orthonormal rotations.
+pub fn rigid_inverse(m: &DMat4) -> DMat4 {
+    let rotation = DMat3::from_mat4(*m).transpose();
+    let translation = -(rotation * m.w_axis.truncate());
+    DMat4::from_cols(
+        rotation.x_axis.extend(0.0),
+        rotation.y_axis.extend(0.0),
+        rotation.z_axis.extend(0.0),
+        translation.extend(1.0),
+    )
+}
+
+/// Largest deviation of `r^T r` from identity, used to check rotations.
+pub fn orthonormality_error(r: &DMat3) -> f64 {
+    let d = r.transpose() * *r - DMat3::IDENTITY;
+    d.to_cols_array()
+        .iter()
+        .fold(0.0_f64, |acc, v| acc.max(v.abs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rigid_inverse_round_trips() {
+        let m = DMat4::from_rotation_translation(
+            glam::DQuat::from_euler(glam::EulerRot::XYZ, 0.3, -0.2, 1.1),
+            DVec3::new(1.0, -2.0, 3.0),
+        );
+        let id = rigid_inverse(&m) * m;
+        assert!(id.abs_diff_eq(DMat4::IDENTITY, 1e-12));
+    }
+
+    #[test]
+    fn projection_honours_principal_point() {
+        let k = Intrinsics {
+            focal_px: [500.0, 400.0],
+            principal_px: [300.5, 100.25],
+            size: FrameSize {
+                width: 640,
+                height: 360,
+            },
+        };
+        let px = k.project(DVec3::new(0.2, -0.1, 2.0)).unwrap();
+        assert!((px.x - 350.5).abs() < 1e-12 && (px.y - 80.25).abs() < 1e-12);
+        let ray = k.unproject(px) * 2.0;
+        assert!(ray.abs_diff_eq(DVec3::new(0.2, -0.1, 2.0), 1e-12));
+    }
+}

@@ -1,0 +1,131 @@
+//! The run report: what each stage did, how long it took, what it reused, and every warning.
+//! Written as JSON next to the output so a run can be audited after the fact.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::frame::FrameNr;
+
+/// Summary of one stage of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageReport {
+    /// Stage name, e.g. `composite`.
+    pub name: String,
+    /// Wall-clock time spent in the stage.
+    pub wall_secs: f64,
+    /// Frames computed in this run.
+    pub frames_processed: u64,
+    /// Frames taken from the work directory.
+    pub frames_reused: u64,
+    /// Frames handled per second of wall time (processed and reused).
+    pub frames_per_sec: f64,
+}
+
+/// Accumulates the time and frame counts of one stage over a run.
+#[derive(Debug, Clone)]
+pub struct StageClock {
+    name: &'static str,
+    busy: std::time::Duration,
+    /// Frames computed so far.
+    pub processed: u64,
+    /// Frames reused so far.
+    pub reused: u64,
+}
+
+impl StageClock {
+    /// A clock for stage `name` with nothing recorded.
+    pub fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            busy: std::time::Duration::ZERO,
+            processed: 0,
+            reused: 0,
+        }
+    }
+
+    /// Runs `f`, adding its duration to the stage.
+    pub fn time<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = f();
+        self.busy += start.elapsed();
+        out
+    }
+
+    /// The stage's summary.
+    pub fn report(&self) -> StageReport {
+        let wall_secs = self.busy.as_secs_f64();
+        let frames = (self.processed + self.reused) as f64;
+        StageReport {
+            name: self.name.into(),
+            wall_secs,
+            frames_processed: self.processed,
+            frames_reused: self.reused,
+            frames_per_sec: if wall_secs > 0.0 {
+                frames / wall_secs
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// A recoverable problem that did not stop the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Warning {
+    /// Stage that raised it.
+    pub stage: String,
+    /// Frame concerned, if any.
+    pub frame: Option<FrameNr>,
+    /// What happened and what was done instead.
+    pub message: String,
+}
+
+/// Everything a run did, serialised next to the output.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// `vanelia` version.
+    pub tool_version: String,
+    /// Input video or image sequence.
+    pub input: PathBuf,
+    /// Output video or image sequence.
+    pub output: PathBuf,
+    /// Work directory used.
+    pub workdir: PathBuf,
+    /// Frames in the clip.
+    pub frames_total: u64,
+    /// The effective options after validation and defaults.
+    pub options: serde_json::Value,
+    /// Per-stage summaries in execution order.
+    pub stages: Vec<StageReport>,
+    /// Whether the output file was (re)written by this run.
+    pub output_written: bool,
+    /// Product placement in world coordinates, when a product was rendered.
+    pub placement: Option<serde_json::Value>,
+    /// Peak resident set size of the process in bytes.
+    pub peak_rss_bytes: u64,
+    /// Recoverable problems.
+    pub warnings: Vec<Warning>,
+}
+
+impl RunReport {
+    /// Records a warning.
+    pub fn warn(&mut self, stage: &str, frame: Option<FrameNr>, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            stage: stage.into(),
+            frame,
+            message: message.into(),
+        });
+    }
+}
+
+/// Peak resident set size of this process (`VmHWM`), 0 where the OS does not tell.
+pub fn peak_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}

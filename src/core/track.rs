@@ -1,0 +1,378 @@
+//! The camera track and its JSON file format (the "poses file").
+//!
+//! Format (version 1), documented in the README:
+//! ```json
+//! { "format": "vanelia-poses", "version": 1, "convention": "opencv",
+//!   "width": 640, "height": 360,
+//!   "frames": [ { "frame": 0, "world_from_cam": [[r00,r01,r02,tx],[..],[..],[0,0,0,1]],
+//!                 "fx": 500.0, "fy": 500.0, "cx": 319.5, "cy": 179.5 } ],
+//!   "points": [[x, y, z]], "point_confidences": [1.0] }
+//! ```
+//! `world_from_cam` is row-major and maps camera coordinates (x right, y down, z forward) to
+//! world coordinates; intrinsics are in pixels of the decoded (upright) frame with pixel centres
+//! at integer coordinates. `points` are optional scene points in world coordinates, used for
+//! ground-plane placement.
+
+use std::path::Path;
+
+use glam::{DMat3, DMat4, DVec3, DVec4};
+use serde::{Deserialize, Serialize};
+
+use super::camera::{orthonormality_error, CameraPose, Intrinsics};
+use super::error::{Error, Result};
+use super::frame::{FrameNr, FrameSize};
+
+/// The `format` value of a poses file.
+pub const TRACK_FORMAT: &str = "vanelia-poses";
+/// The only `version` this build reads and writes.
+pub const TRACK_VERSION: u32 = 1;
+/// Largest accepted deviation of a rotation from orthonormal.
+const ROTATION_TOLERANCE: f64 = 1e-4;
+
+/// A point of the reconstructed scene.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScenePoint {
+    /// Position in world coordinates.
+    pub point_in_world: DVec3,
+    /// Confidence in [0, inf); 1 when the file gives none.
+    pub confidence: f64,
+}
+
+/// A validated camera track: one pose per frame, in frame order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraTrack {
+    /// Frame size all intrinsics refer to.
+    pub size: FrameSize,
+    /// Pose of frame `i` at index `i`.
+    pub poses: Vec<CameraPose>,
+    /// Optional scene points.
+    pub points: Vec<ScenePoint>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrackJson {
+    format: String,
+    version: u32,
+    convention: String,
+    width: u32,
+    height: u32,
+    frames: Vec<FrameJson>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    points: Vec<[f64; 3]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    point_confidences: Option<Vec<f64>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrameJson {
+    frame: u64,
+    world_from_cam: [[f64; 4]; 4],
+    fx: f64,
+    fy: f64,
+    cx: f64,
+    cy: f64,
+}
+
+impl CameraTrack {
+    /// Reads and validates a poses file (its own consistency only; see [`Self::check_clip`]).
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::bad_input(
+                "poses file not found",
+                "pass the path of a poses JSON file (see README, Poses format)",
+                path,
+            ),
+            _ => Error::Io {
+                op: "read poses file",
+                path: path.into(),
+                source: e,
+            },
+        })?;
+        let json: TrackJson = serde_json::from_str(&text).map_err(|e| Error::InvalidTrack {
+            detail: format!("not a valid poses JSON document ({e})"),
+            path: path.into(),
+        })?;
+        from_json(json).map_err(|detail| Error::InvalidTrack {
+            detail,
+            path: path.into(),
+        })
+    }
+
+    /// Writes the track as a poses file (atomically).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text =
+            serde_json::to_string_pretty(&to_json(self)).map_err(|e| Error::Unavailable {
+                what: "poses serialisation",
+                hint: e.to_string(),
+            })?;
+        super::atomic::write(path, text.as_bytes())
+    }
+
+    /// Checks that the track fits a clip of `frame_count` frames of `size`.
+    pub fn check_clip(&self, size: FrameSize, frame_count: u64, path: &Path) -> Result<()> {
+        let detail = if self.size != size {
+            format!(
+                "the track is for {} frames but the clip decodes to {}",
+                self.size, size
+            )
+        } else if self.poses.len() as u64 != frame_count {
+            format!(
+                "the track has {} frames but the clip has {}",
+                self.poses.len(),
+                frame_count
+            )
+        } else {
+            return Ok(());
+        };
+        Err(Error::InvalidTrack {
+            detail,
+            path: path.into(),
+        })
+    }
+
+    /// Pose of frame `nr`.
+    pub fn pose(&self, nr: FrameNr) -> Option<&CameraPose> {
+        usize::try_from(nr.0).ok().and_then(|i| self.poses.get(i))
+    }
+}
+
+fn from_json(json: TrackJson) -> std::result::Result<CameraTrack, String> {
+    if json.format != TRACK_FORMAT || json.version != TRACK_VERSION {
+        return Err(format!(
+            "expected format \"{TRACK_FORMAT}\" version {TRACK_VERSION}, found \"{}\" version {}",
+            json.format, json.version
+        ));
+    }
+    if json.convention != "opencv" {
+        return Err(format!(
+            "convention must be \"opencv\", found \"{}\"",
+            json.convention
+        ));
+    }
+    if json.width == 0 || json.height == 0 {
+        return Err("width and height must be positive".into());
+    }
+    if json.frames.is_empty() {
+        return Err("the track has no frames".into());
+    }
+    let size = FrameSize {
+        width: json.width,
+        height: json.height,
+    };
+    let mut frames = json.frames;
+    frames.sort_by_key(|f| f.frame);
+    let poses = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| pose_from_json(i as u64, f, size))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let points = points_from_json(&json.points, json.point_confidences.as_deref())?;
+    Ok(CameraTrack {
+        size,
+        poses,
+        points,
+    })
+}
+
+fn pose_from_json(
+    expected: u64,
+    f: &FrameJson,
+    size: FrameSize,
+) -> std::result::Result<CameraPose, String> {
+    if f.frame != expected {
+        return Err(format!(
+            "frame numbers must be 0, 1, 2, ... without gaps; missing {expected}"
+        ));
+    }
+    let at = |what: &str| format!("frame {}: {what}", f.frame);
+    let rows = f.world_from_cam;
+    let all = rows.iter().flatten().chain([&f.fx, &f.fy, &f.cx, &f.cy]);
+    if all.clone().any(|v| !v.is_finite()) {
+        return Err(at("non-finite value"));
+    }
+    let world_from_cam = DMat4::from_cols_array_2d(&rows).transpose();
+    if (world_from_cam.row(3) - DVec4::W).abs().max_element() > 1e-6 {
+        return Err(at("last row of world_from_cam must be [0, 0, 0, 1]"));
+    }
+    let rotation = DMat3::from_mat4(world_from_cam);
+    let err = orthonormality_error(&rotation);
+    if err > ROTATION_TOLERANCE || rotation.determinant() <= 0.0 {
+        return Err(at(&format!(
+            "rotation is not orthonormal (error {err:.2e}, determinant {:.4})",
+            rotation.determinant()
+        )));
+    }
+    if f.fx <= 0.0 || f.fy <= 0.0 {
+        return Err(at("fx and fy must be positive"));
+    }
+    let intrinsics = Intrinsics {
+        focal_px: [f.fx, f.fy],
+        principal_px: [f.cx, f.cy],
+        size,
+    };
+    Ok(CameraPose {
+        world_from_cam,
+        intrinsics,
+    })
+}
+
+fn points_from_json(
+    xyz: &[[f64; 3]],
+    confidences: Option<&[f64]>,
+) -> std::result::Result<Vec<ScenePoint>, String> {
+    if let Some(c) = confidences {
+        if c.len() != xyz.len() {
+            return Err(format!(
+                "{} points but {} point_confidences",
+                xyz.len(),
+                c.len()
+            ));
+        }
+    }
+    xyz.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let confidence = confidences.map_or(1.0, |c| c[i]);
+            if p.iter().chain([&confidence]).any(|v| !v.is_finite()) || confidence < 0.0 {
+                return Err(format!(
+                    "point {i}: non-finite coordinate or negative confidence"
+                ));
+            }
+            Ok(ScenePoint {
+                point_in_world: DVec3::from_array(*p),
+                confidence,
+            })
+        })
+        .collect()
+}
+
+fn to_json(track: &CameraTrack) -> TrackJson {
+    let frames = track
+        .poses
+        .iter()
+        .enumerate()
+        .map(|(i, p)| FrameJson {
+            frame: i as u64,
+            world_from_cam: p.world_from_cam.transpose().to_cols_array_2d(),
+            fx: p.intrinsics.focal_px[0],
+            fy: p.intrinsics.focal_px[1],
+            cx: p.intrinsics.principal_px[0],
+            cy: p.intrinsics.principal_px[1],
+        })
+        .collect();
+    let confidences: Vec<f64> = track.points.iter().map(|p| p.confidence).collect();
+    TrackJson {
+        format: TRACK_FORMAT.into(),
+        version: TRACK_VERSION,
+        convention: "opencv".into(),
+        width: track.size.width,
+        height: track.size.height,
+        frames,
+        points: track
+            .points
+            .iter()
+            .map(|p| p.point_in_world.to_array())
+            .collect(),
+        point_confidences: (!confidences.is_empty()).then_some(confidences),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> CameraTrack {
+        let size = FrameSize {
+            width: 64,
+            height: 48,
+        };
+        let intrinsics = Intrinsics {
+            focal_px: [50.0, 52.0],
+            principal_px: [31.5, 23.0],
+            size,
+        };
+        let poses = (0..3)
+            .map(|i| CameraPose {
+                world_from_cam: DMat4::from_rotation_translation(
+                    glam::DQuat::from_rotation_y(0.1 * f64::from(i)),
+                    DVec3::new(f64::from(i), 0.5, -2.0),
+                ),
+                intrinsics,
+            })
+            .collect();
+        let points = vec![ScenePoint {
+            point_in_world: DVec3::new(1.0, 2.0, 3.0),
+            confidence: 0.5,
+        }];
+        CameraTrack {
+            size,
+            poses,
+            points,
+        }
+    }
+
+    #[test]
+    fn round_trip_keeps_convention() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let track = sample();
+        track.write(&path).unwrap();
+        let back = CameraTrack::read(&path).unwrap();
+        assert_eq!(back.size, track.size);
+        assert_eq!(back.points, track.points);
+        for (a, b) in back.poses.iter().zip(&track.poses) {
+            assert!(a.world_from_cam.abs_diff_eq(b.world_from_cam, 1e-12));
+            assert_eq!(a.intrinsics, b.intrinsics);
+        }
+        // Row-major on disk: the translation is the last column of the first three rows.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["frames"][2]["world_from_cam"][0][3], 2.0);
+    }
+
+    fn mutate(f: impl FnOnce(&mut serde_json::Value)) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        sample().write(&path).unwrap();
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        f(&mut json);
+        std::fs::write(&path, json.to_string()).unwrap();
+        CameraTrack::read(&path).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn rejects_bad_rotation_nonfinite_and_gaps() {
+        let e = mutate(|j| j["frames"][1]["world_from_cam"][0][0] = 2.0.into());
+        assert!(e.contains("frame 1: rotation is not orthonormal"), "{e}");
+        let e = mutate(|j| j["frames"][0]["fx"] = serde_json::Value::String("nan".into()));
+        assert!(e.contains("not a valid poses JSON"), "{e}");
+        let e = mutate(|j| j["frames"][2]["frame"] = 7.into());
+        assert!(e.contains("missing 2"), "{e}");
+        let e = mutate(|j| j["frames"][0]["fy"] = (-1.0).into());
+        assert!(e.contains("fx and fy must be positive"), "{e}");
+    }
+
+    #[test]
+    fn clip_mismatch_is_reported() {
+        let t = sample();
+        let p = Path::new("x.json");
+        assert!(t.check_clip(t.size, 3, p).is_ok());
+        let e = t.check_clip(t.size, 4, p).unwrap_err().to_string();
+        assert!(e.contains("3 frames but the clip has 4"), "{e}");
+        let e = t
+            .check_clip(
+                FrameSize {
+                    width: 1,
+                    height: 1,
+                },
+                3,
+                p,
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("64x48"), "{e}");
+    }
+}

@@ -1,0 +1,215 @@
+use std::path::Path;
+
+use crate::util::{assert_fails, assert_ok, asset, demo_run, ffmpeg, s, vanelia};
+
+/// Runs the main job with one argument replaced, expecting exit 2 with `file` named.
+fn fails_naming(dir: &Path, args: &[(&str, &Path)], file: &Path, needle: &str) -> String {
+    let mut cmd = vanelia(dir);
+    let defaults = [
+        ("--input", asset("demo.mp4")),
+        ("--model", asset("product.glb")),
+        ("--poses", asset("demo.poses.json")),
+        ("--output", dir.join("out.mp4")),
+    ];
+    for (flag, default) in &defaults {
+        let value = args
+            .iter()
+            .find(|(f, _)| f == flag)
+            .map_or(default.as_path(), |(_, v)| v);
+        cmd.arg(flag).arg(value);
+    }
+    let err = assert_fails(&cmd.output().unwrap());
+    assert!(
+        err.contains(&file.display().to_string()),
+        "message does not name {}: {err}",
+        file.display()
+    );
+    assert!(
+        err.to_lowercase().contains(needle),
+        "message lacks \"{needle}\": {err}"
+    );
+    err
+}
+
+#[test]
+fn missing_input_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.mp4");
+    fails_naming(dir.path(), &[("--input", &missing)], &missing, "not found");
+}
+
+#[test]
+fn non_video_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.mp4");
+    std::fs::write(&text, "this is not a video\n").unwrap();
+    fails_naming(
+        dir.path(),
+        &[("--input", &text)],
+        &text,
+        "not a readable video",
+    );
+}
+
+#[test]
+fn truncated_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(asset("demo.mp4")).unwrap();
+    let cut = dir.path().join("cut.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    fails_naming(dir.path(), &[("--input", &cut)], &cut, "truncated");
+}
+
+#[test]
+fn corrupt_video_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(asset("demo.mp4")).unwrap();
+    bytes[..64].fill(0xAB);
+    let bad = dir.path().join("corrupt.mp4");
+    std::fs::write(&bad, &bytes).unwrap();
+    fails_naming(dir.path(), &[("--input", &bad)], &bad, "video");
+}
+
+#[test]
+fn audio_only_file_has_no_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let audio = dir.path().join("tone.m4a");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=1",
+        "-c:a",
+        "aac",
+        s(&audio),
+    ]);
+    fails_naming(
+        dir.path(),
+        &[("--input", &audio)],
+        &audio,
+        "no video stream",
+    );
+}
+
+#[test]
+fn zero_frame_image_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = dir.path().join("empty").join("%06d.png");
+    std::fs::create_dir_all(dir.path().join("empty")).unwrap();
+    fails_naming(
+        dir.path(),
+        &[("--input", &pattern)],
+        &pattern,
+        "no image found",
+    );
+}
+
+#[test]
+fn frame_range_outside_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = assert_fails(&demo_run(
+        dir.path(),
+        &dir.path().join("o.mp4"),
+        &["--frames", "40..60"],
+    ));
+    assert!(err.contains("--frames") && err.contains("0..48"), "{err}");
+}
+
+#[test]
+fn unwritable_output_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("no_such_dir").join("out.mp4");
+    let err = assert_fails(&demo_run(dir.path(), &out, &[]));
+    assert!(
+        err.contains(&out.display().to_string()) && err.contains("writable"),
+        "{err}"
+    );
+}
+
+#[test]
+fn poses_that_do_not_match_the_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(asset("demo.poses.json")).unwrap()).unwrap();
+    json["frames"].as_array_mut().unwrap().truncate(40);
+    let short = dir.path().join("short.json");
+    std::fs::write(&short, json.to_string()).unwrap();
+    fails_naming(
+        dir.path(),
+        &[("--poses", &short)],
+        &short,
+        "40 frames but the clip has 48",
+    );
+}
+
+#[test]
+fn missing_product_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.glb");
+    fails_naming(dir.path(), &[("--model", &missing)], &missing, "not found");
+}
+
+#[test]
+fn corrupt_product_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(asset("product.glb")).unwrap();
+    let bad = dir.path().join("broken.glb");
+    std::fs::write(&bad, &bytes[..bytes.len() / 3]).unwrap();
+    fails_naming(dir.path(), &[("--model", &bad)], &bad, "glb");
+}
+
+#[test]
+fn compressed_glb_says_how_to_convert() {
+    let dir = tempfile::tempdir().unwrap();
+    let gltf = dir.path().join("draco.gltf");
+    std::fs::write(&gltf, r#"{"asset":{"version":"2.0"},"extensionsUsed":["KHR_draco_mesh_compression"],"extensionsRequired":["KHR_draco_mesh_compression"]}"#).unwrap();
+    let err = fails_naming(
+        dir.path(),
+        &[("--model", &gltf)],
+        &gltf,
+        "khr_draco_mesh_compression",
+    );
+    assert!(err.contains("gltf-transform"), "{err}");
+}
+
+#[test]
+fn failed_run_keeps_the_previous_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mp4");
+    assert_ok(&demo_run(dir.path(), &out, &[]));
+    let before = std::fs::read(&out).unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{ not json").unwrap();
+    let mut cmd = vanelia(dir.path());
+    cmd.args([
+        "--input",
+        s(&asset("demo.mp4")),
+        "--model",
+        s(&asset("product.glb")),
+    ])
+    .args(["--poses", s(&bad), "--output", s(&out)]);
+    let err = assert_fails(&cmd.output().unwrap());
+    assert!(
+        err.contains("bad.json") && err.contains("not a valid poses JSON"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+}
+
+#[test]
+fn invalid_option_values_are_rejected_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value, needle) in [
+        ("--strength", "1.5", "--strength"),
+        ("--batch-size", "0", "--batch-size"),
+        ("--crf", "60", "--crf"),
+        ("--place", "1,2", "--place"),
+    ] {
+        let err = assert_fails(&demo_run(
+            dir.path(),
+            &dir.path().join("o.mp4"),
+            &[flag, value],
+        ));
+        assert!(err.contains(needle), "{err}");
+    }
+}

@@ -1,0 +1,161 @@
+use std::time::{Duration, Instant};
+
+use vanelia::core::FrameRate;
+use vanelia::video::Source;
+
+use crate::util::{assert_ok, decode_all, demo_run, report, stage_counts};
+
+#[test]
+fn main_job_keeps_frame_count_fps_and_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("final.mp4");
+    assert_ok(&demo_run(dir.path(), &out, &["--refine", "classic"]));
+    let clip = Source::open(&out, FrameRate { num: 1, den: 1 })
+        .unwrap()
+        .summary();
+    assert_eq!(clip.frame_count, 48);
+    assert_eq!(clip.rate, FrameRate { num: 24, den: 1 });
+    assert_eq!(clip.audio_codec.as_deref(), Some("aac"));
+    let r = report(&out);
+    assert_eq!(stage_counts(&r, "composite"), (48, 0));
+    assert_eq!(r["output_written"], true);
+    assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0);
+    // The product is there: frames differ from the source around the anchor.
+    let (src, dst) = (
+        decode_all(&crate::util::asset("demo.mp4")),
+        decode_all(&out),
+    );
+    let changed = src[0]
+        .pixels()
+        .zip(dst[0].pixels())
+        .filter(|(a, b)| a.0.iter().zip(b.0).any(|(x, y)| x.abs_diff(y) > 40))
+        .count();
+    assert!(changed > 1000, "only {changed} pixels changed");
+}
+
+#[test]
+fn identical_second_run_reuses_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("final.mp4");
+    assert_ok(&demo_run(dir.path(), &out, &[]));
+    let first = std::fs::read(&out).unwrap();
+    assert_ok(&demo_run(dir.path(), &out, &[]));
+    let r = report(&out);
+    assert_eq!(stage_counts(&r, "composite"), (0, 48));
+    assert_eq!(stage_counts(&r, "render").0, 0);
+    assert_eq!(r["output_written"], false);
+    assert_eq!(std::fs::read(&out).unwrap(), first);
+}
+
+#[test]
+fn frame_range_recomputes_and_splices_only_those_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("seq").join("%06d.png");
+    assert_ok(&demo_run(dir.path(), &out, &["--refine", "classic"]));
+    let before = decode_all(&out);
+    assert_ok(&demo_run(
+        dir.path(),
+        &out,
+        &["--refine", "none", "--frames", "10..20"],
+    ));
+    let after = decode_all(&out);
+    assert_eq!(after.len(), 48);
+    for (i, (a, b)) in before.iter().zip(&after).enumerate() {
+        if (10..20).contains(&i) {
+            assert_ne!(
+                a, b,
+                "frame {i} should have been recomputed without harmonisation"
+            );
+        } else {
+            assert_eq!(a, b, "frame {i} outside the range changed");
+        }
+    }
+    let r = report(&out);
+    assert_eq!(stage_counts(&r, "composite"), (10, 38));
+    // Rendering did not depend on the changed option: its cache served the range.
+    assert_eq!(stage_counts(&r, "render"), (0, 48));
+}
+
+#[test]
+fn resume_after_kill_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("ref.mp4");
+    assert_ok(&demo_run(dir.path(), &reference, &[]));
+    let out = dir.path().join("killed.mp4");
+    let markers = dir.path().join("killed.mp4.vanelia/frames/composite");
+    let mut cmd = crate::util::vanelia(dir.path());
+    cmd.args(["--input", crate::util::s(&crate::util::asset("demo.mp4"))])
+        .args([
+            "--model",
+            crate::util::s(&crate::util::asset("product.glb")),
+        ])
+        .args([
+            "--poses",
+            crate::util::s(&crate::util::asset("demo.poses.json")),
+        ])
+        .args(["--output", crate::util::s(&out)]);
+    let mut child = cmd.spawn().unwrap();
+    let start = Instant::now();
+    let count = || {
+        std::fs::read_dir(&markers)
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .path()
+                        .extension()
+                        .is_some_and(|x| x == "json")
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    };
+    while count() < 3 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    let done_at_kill = count();
+    assert!(
+        !status.success() && done_at_kill < 48,
+        "the run finished before it could be killed"
+    );
+    assert!(
+        !out.exists(),
+        "a killed run must not leave an output under the final name"
+    );
+    assert_ok(&demo_run(dir.path(), &out, &[]));
+    let r = report(&out);
+    let (processed, reused) = stage_counts(&r, "composite");
+    assert_eq!(processed + reused, 48);
+    assert!(
+        reused >= done_at_kill as u64 && processed > 0,
+        "processed {processed} reused {reused}"
+    );
+    assert_eq!(decode_all(&out), decode_all(&reference));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&reference).unwrap()
+    );
+}
+
+#[test]
+fn output_does_not_depend_on_seedless_state() {
+    // Same options twice in fresh work directories give identical frames (no hidden randomness).
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a/%06d.png"), dir.path().join("b/%06d.png"));
+    assert_ok(&demo_run(dir.path(), &a, &["--frames", "0..4"]));
+    assert_ok(&demo_run(dir.path(), &b, &["--frames", "0..4"]));
+    assert_eq!(decode_all(&a)[..4], decode_all(&b)[..4]);
+    let c = dir.path().join("c/%06d.png");
+    assert_ok(&demo_run(
+        dir.path(),
+        &c,
+        &["--frames", "0..4", "--seed", "9"],
+    ));
+    assert_ne!(
+        decode_all(&a)[..4],
+        decode_all(&c)[..4],
+        "the seed must change the grain"
+    );
+}

@@ -1,0 +1,14 @@
+//! Integration tests, one binary (saves link time). Each module covers one area.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
+
+/// Shared helpers: temporary directories, running the binary, decoding outputs.
+mod util;
+
+/// Bad input: every case exits with code 2, names the file, and loses nothing.
+mod bad_input;
+/// The main job end to end on the bundled assets: frames, fps, audio, caching, resume, ranges.
+mod cli;
+/// Rendering checks: projection against the analytic pinhole, orientation.
+mod render;
+/// Video I/O against the FFmpeg command-line tool: rotation, frame rates, image sequences.
+mod video_io;

@@ -1,0 +1,152 @@
+use std::process::Command;
+
+use vanelia::core::FrameRate;
+use vanelia::video::Source;
+
+use crate::util::{assert_ok, asset, decode_all, ffmpeg, s, vanelia};
+
+/// Frames as the FFmpeg tool decodes them (auto-rotated), RGB24.
+fn ffmpeg_frames(path: &std::path::Path, w: u32, h: u32) -> Vec<image::RgbImage> {
+    let out = Command::new("ffmpeg")
+        .args([
+            "-loglevel",
+            "error",
+            "-i",
+            s(path),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+        .chunks_exact((w * h * 3) as usize)
+        .map(|c| image::RgbImage::from_raw(w, h, c.to_vec()).unwrap())
+        .collect()
+}
+
+fn mean_abs_diff(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    a.as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| f64::from(x.abs_diff(*y)))
+        .sum::<f64>()
+        / a.as_raw().len() as f64
+}
+
+#[test]
+fn decoding_matches_ffmpeg_frame_for_frame() {
+    let ours = decode_all(&asset("demo.mp4"));
+    let theirs = ffmpeg_frames(&asset("demo.mp4"), 640, 360);
+    assert_eq!(ours.len(), 48);
+    assert_eq!(theirs.len(), 48);
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        let d = mean_abs_diff(a, b);
+        assert!(d < 2.0, "frame {i} differs from ffmpeg's by {d}");
+    }
+}
+
+#[test]
+fn rotation_metadata_is_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let rotated = dir.path().join("rot.mp4");
+    ffmpeg(&[
+        "-i",
+        s(&asset("demo.mp4")),
+        "-c",
+        "copy",
+        "-metadata:s:v:0",
+        "rotate=90",
+        s(&rotated),
+    ]);
+    let clip = Source::open(&rotated, FrameRate { num: 1, den: 1 })
+        .unwrap()
+        .summary();
+    assert_eq!((clip.size.width, clip.size.height), (360, 640));
+    let ours = decode_all(&rotated);
+    let theirs = ffmpeg_frames(&rotated, 360, 640);
+    let d = mean_abs_diff(&ours[0], &theirs[0]);
+    assert!(
+        d < 2.0,
+        "rotated frame differs from ffmpeg's auto-rotated frame by {d}"
+    );
+}
+
+#[test]
+fn fractional_frame_rate_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let ntsc = dir.path().join("ntsc.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=640x360:rate=30000/1001",
+        "-frames:v",
+        "48",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        s(&ntsc),
+    ]);
+    let out = dir.path().join("out.mp4");
+    let mut cmd = vanelia(dir.path());
+    cmd.args([
+        "--input",
+        s(&ntsc),
+        "--model",
+        s(&asset("product.glb")),
+        "--poses",
+        s(&asset("demo.poses.json")),
+        "--output",
+        s(&out),
+    ]);
+    assert_ok(&cmd.output().unwrap());
+    let clip = Source::open(&out, FrameRate { num: 1, den: 1 })
+        .unwrap()
+        .summary();
+    assert_eq!(
+        clip.rate,
+        FrameRate {
+            num: 30000,
+            den: 1001
+        }
+    );
+    assert_eq!(clip.frame_count, 48);
+    assert_eq!(clip.audio_codec, None);
+}
+
+#[test]
+fn image_sequence_in_video_out() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("seq")).unwrap();
+    let pattern = dir.path().join("seq/%06d.png");
+    ffmpeg(&[
+        "-i",
+        s(&asset("demo.mp4")),
+        "-start_number",
+        "0",
+        s(&pattern),
+    ]);
+    let out = dir.path().join("out.mp4");
+    let mut cmd = vanelia(dir.path());
+    cmd.args([
+        "--input",
+        s(&pattern),
+        "--fps",
+        "24",
+        "--model",
+        s(&asset("product.glb")),
+    ])
+    .args(["--poses", s(&asset("demo.poses.json")), "--output", s(&out)]);
+    assert_ok(&cmd.output().unwrap());
+    let clip = Source::open(&out, FrameRate { num: 1, den: 1 })
+        .unwrap()
+        .summary();
+    assert_eq!(clip.frame_count, 48);
+    assert!((clip.rate.fps() - 24.0).abs() < 1e-9, "{:?}", clip.rate);
+}
