@@ -150,3 +150,75 @@ fn image_sequence_in_video_out() {
     assert_eq!(clip.frame_count, 48);
     assert!((clip.rate.fps() - 24.0).abs() < 1e-9, "{:?}", clip.rate);
 }
+
+/// Number of audio samples and codec of the first audio stream, from ffprobe.
+fn audio_of(path: &std::path::Path) -> (String, f64) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=codec_name,duration",
+            "-of",
+            "csv=p=0",
+            s(path),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (codec, duration) = text.trim().split_once(',').unwrap();
+    (codec.to_owned(), duration.parse().unwrap())
+}
+
+#[test]
+fn audio_that_mp4_cannot_hold_is_reencoded_to_aac() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcm = dir.path().join("pcm.mov");
+    ffmpeg(&[
+        "-i",
+        s(&asset("demo.mp4")),
+        "-c:v",
+        "copy",
+        "-c:a",
+        "pcm_s16le",
+        s(&pcm),
+    ]);
+    assert_eq!(audio_of(&pcm).0, "pcm_s16le");
+    let out = dir.path().join("out.mp4");
+    let mut cmd = vanelia(dir.path());
+    cmd.args([
+        "--input",
+        s(&pcm),
+        "--model",
+        s(&asset("product.glb")),
+        "--poses",
+        s(&asset("demo.poses.json")),
+        "--output",
+        s(&out),
+    ]);
+    assert_ok(&cmd.output().unwrap());
+    let (codec, duration) = audio_of(&out);
+    assert_eq!(codec, "aac");
+    assert!((duration - 2.0).abs() < 0.1, "audio lasts {duration} s");
+    let report = crate::util::report(&out);
+    assert!(
+        report["warnings"].to_string().contains("re-encoded to AAC"),
+        "{report}"
+    );
+}
+
+#[test]
+fn copied_audio_keeps_its_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mp4");
+    assert_ok(&crate::util::demo_run(dir.path(), &out, &[]));
+    let (src_codec, src_duration) = audio_of(&asset("demo.mp4"));
+    let (codec, duration) = audio_of(&out);
+    assert_eq!(codec, src_codec);
+    assert!(
+        (duration - src_duration).abs() < 0.03,
+        "{duration} vs {src_duration}"
+    );
+}

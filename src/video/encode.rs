@@ -6,9 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
-use video_rs::ffmpeg::{self, codec, format, media::Type, Rational};
+use video_rs::ffmpeg::{self, codec, format, Rational};
 
 use crate::core::{Error, Frame, FrameRate, FrameSize, Result};
+
+use super::audio::AudioTrack;
 
 /// Encoder settings chosen by the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,36 +29,14 @@ pub struct VideoEncoder {
     video_index: usize,
     encoder_time_base: Rational,
     rate: FrameRate,
-    audio: Option<AudioCopy>,
+    audio: Option<AudioTrack>,
     path: PathBuf,
 }
 
-/// Audio packets copied from the source, read one ahead.
-struct AudioCopy {
-    input: format::context::Input,
-    in_index: usize,
-    out_index: usize,
-    in_time_base: Rational,
-    /// Source video start in the audio time base, subtracted so A/V sync is kept.
-    offset: i64,
-    pending: Option<ffmpeg::Packet>,
-}
-
-/// Containers that take only a subset of audio codecs, with that subset.
-const MP4_AUDIO: &[codec::Id] = &[
-    codec::Id::AAC,
-    codec::Id::MP3,
-    codec::Id::AC3,
-    codec::Id::EAC3,
-    codec::Id::OPUS,
-    codec::Id::FLAC,
-    codec::Id::ALAC,
-];
-
 impl VideoEncoder {
-    /// Creates `path` (usually a temporary name) for `size` frames at `rate`. When
-    /// `audio_source` has an audio stream the container accepts, it is copied; otherwise the
-    /// returned note says why the output has no audio.
+    /// Creates `path` (usually a temporary name) for `size` frames at `rate`. The audio of
+    /// `audio_source` is copied, or re-encoded to AAC when the container cannot hold its codec
+    /// (the returned note says so).
     pub fn create(
         path: &Path,
         size: FrameSize,
@@ -78,12 +58,17 @@ impl VideoEncoder {
         let mut octx = format::output(path).map_err(|e| fail(e.to_string()))?;
         let (encoder, video_index) =
             open_video_stream(&mut octx, size, rate, settings).map_err(fail)?;
-        let (audio, note) = match audio_source {
-            Some(src) => add_audio_stream(&mut octx, src, path).map_err(fail)?,
-            None => (None, None),
+        let audio = match audio_source {
+            Some(src) => {
+                AudioTrack::add(&mut octx, src, path).map_err(|e| fail(format!("audio: {e}")))?
+            }
+            None => None,
         };
+        let note = audio.as_ref().filter(|a| a.is_transcoded()).map(|_| {
+            "the source audio codec cannot be stored in this container; it was re-encoded to AAC".to_owned()
+        });
         let mut options = ffmpeg::Dictionary::new();
-        if is_mp4_family(path) {
+        if super::audio::is_mp4_family(path) {
             options.set("movflags", "+faststart");
         }
         octx.write_header_with(options)
@@ -157,27 +142,14 @@ impl VideoEncoder {
         Ok(())
     }
 
-    /// Copies source audio packets that start before `until_secs` (all when `None`).
+    /// Writes source audio that starts before `until_secs` (all when `None`).
     fn copy_audio(&mut self, until_secs: Option<f64>) -> Result<()> {
-        let Some(out_tb) = self
-            .audio
-            .as_ref()
-            .map(|a| self.stream_time_base(a.out_index))
-        else {
-            return Ok(());
+        let result = match self.audio.as_mut() {
+            Some(audio) if until_secs.is_none() => audio.finish(&mut self.octx),
+            Some(audio) => audio.write_until(&mut self.octx, until_secs),
+            None => Ok(()),
         };
-        while let Some(mut packet) = self.audio.as_mut().and_then(|a| a.next_before(until_secs)) {
-            let Some(audio) = self.audio.as_ref() else {
-                break;
-            };
-            packet.set_stream(audio.out_index);
-            packet.set_position(-1);
-            packet.rescale_ts(audio.in_time_base, out_tb);
-            packet
-                .write_interleaved(&mut self.octx)
-                .map_err(|e| self.fail(e))?;
-        }
-        Ok(())
+        result.map_err(|e| self.fail(e))
     }
 
     fn stream_time_base(&self, index: usize) -> Rational {
@@ -191,35 +163,6 @@ impl VideoEncoder {
             op: "encoding",
             detail: e.to_string(),
             path: self.path.clone(),
-        }
-    }
-}
-
-impl AudioCopy {
-    /// The next packet if it starts before `until_secs`, with the sync offset applied.
-    fn next_before(&mut self, until_secs: Option<f64>) -> Option<ffmpeg::Packet> {
-        if self.pending.is_none() {
-            self.pending = self.read_next();
-        }
-        let packet = self.pending.as_ref()?;
-        let pts = packet.pts().or(packet.dts()).unwrap_or(0);
-        let secs = pts as f64 * f64::from(self.in_time_base);
-        if until_secs.is_some_and(|limit| secs >= limit) {
-            return None;
-        }
-        let mut packet = self.pending.take()?;
-        packet.set_pts(packet.pts().map(|t| t - self.offset));
-        packet.set_dts(packet.dts().map(|t| t - self.offset));
-        Some(packet)
-    }
-
-    fn read_next(&mut self) -> Option<ffmpeg::Packet> {
-        loop {
-            let mut packet = ffmpeg::Packet::empty();
-            packet.read(&mut self.input).ok()?;
-            if packet.stream() == self.in_index {
-                return Some(packet);
-            }
         }
     }
 }
@@ -258,78 +201,4 @@ fn open_video_stream(
     stream.set_avg_frame_rate(Rational::new(rate.num as i32, rate.den as i32));
     stream.set_rate(Rational::new(rate.num as i32, rate.den as i32));
     Ok((encoder, index))
-}
-
-fn add_audio_stream(
-    octx: &mut format::context::Output,
-    source: &Path,
-    output: &Path,
-) -> std::result::Result<(Option<AudioCopy>, Option<String>), String> {
-    let input = format::input(source).map_err(|e| e.to_string())?;
-    let Some(stream) = input.streams().best(Type::Audio) else {
-        return Ok((None, None));
-    };
-    let id = stream.parameters().id();
-    if is_mp4_family(output) && !MP4_AUDIO.contains(&id) {
-        let note = format!(
-            "source audio codec {} cannot be stored in {}; the output has no audio \
-             (convert the audio to AAC first, or write .mkv)",
-            id.name(),
-            output
-                .extension()
-                .map(|e| e.to_string_lossy())
-                .unwrap_or_default()
-        );
-        return Ok((None, Some(note)));
-    }
-    let in_index = stream.index();
-    let in_time_base = stream.time_base();
-    let offset = video_start_in(&input, in_time_base);
-    let mut out = octx
-        .add_stream(ffmpeg::encoder::find(codec::Id::None))
-        .map_err(|e| e.to_string())?;
-    out.set_parameters(stream.parameters());
-    clear_codec_tag(&mut out);
-    let out_index = out.index();
-    Ok((
-        Some(AudioCopy {
-            input,
-            in_index,
-            out_index,
-            in_time_base,
-            offset,
-            pending: None,
-        }),
-        None,
-    ))
-}
-
-/// Start time of the source's video stream expressed in `time_base` (0 when unknown).
-fn video_start_in(input: &format::context::Input, time_base: Rational) -> i64 {
-    input
-        .streams()
-        .best(Type::Video)
-        .filter(|v| v.start_time() != ffmpeg::ffi::AV_NOPTS_VALUE)
-        .map_or(0, |v| {
-            let secs = v.start_time() as f64 * f64::from(v.time_base());
-            (secs / f64::from(time_base)).round() as i64
-        })
-}
-
-/// Lets the output muxer choose the codec tag, as `ffmpeg -c copy` does; a tag from another
-/// container (e.g. MOV's) can be invalid in the output.
-#[allow(unsafe_code)]
-fn clear_codec_tag(stream: &mut format::stream::StreamMut<'_>) {
-    // SAFETY: `parameters()` of a live output stream points at its valid AVCodecParameters;
-    // writing a plain integer field is the documented way to reset the tag before the header.
-    unsafe {
-        (*stream.parameters().as_mut_ptr()).codec_tag = 0;
-    }
-}
-
-fn is_mp4_family(path: &Path) -> bool {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    matches!(ext.as_deref(), Some("mp4" | "m4v" | "mov"))
 }

@@ -10,6 +10,8 @@ use std::sync::mpsc;
 use crate::core::{hash, Error, Frame, FrameNr, FrameRate, FrameSize, Result};
 
 #[cfg(feature = "video")]
+mod audio;
+#[cfg(feature = "video")]
 pub mod decode;
 #[cfg(feature = "video")]
 pub mod encode;
