@@ -235,6 +235,7 @@ fn prepare(cfg: &RunConfig, layers_dir: bool) -> Result<Prepared> {
         crate::video::check_writable(&cfg.output.join("000000.rgba.png"))?;
     } else {
         crate::video::check_writable(&cfg.output)?;
+        crate::video::check_encodable(&cfg.output, &cfg.input, clip.size)?;
     }
     let model = ProductModel::load(&cfg.model)?;
     let track = load_track(cfg, &clip)?;
@@ -256,6 +257,16 @@ fn prepare(cfg: &RunConfig, layers_dir: bool) -> Result<Prepared> {
         ("render", &render_key),
         ("composite", &json_string(&cfg.composite)),
     ]);
+    workdir.record_stage(
+        "render",
+        &render_key,
+        serde_json::json!({ "placement": &placement, "model": &cfg.model }),
+    )?;
+    workdir.record_stage(
+        "composite",
+        &composite_key,
+        serde_json::to_value(cfg.composite).unwrap_or_default(),
+    )?;
     let mut report = new_report(cfg, &clip, &placement);
     if stale {
         report.warn(

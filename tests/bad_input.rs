@@ -213,3 +213,71 @@ fn invalid_option_values_are_rejected_with_exit_2() {
         assert!(err.contains(needle), "{err}");
     }
 }
+
+#[test]
+fn odd_frame_size_cannot_be_encoded_as_yuv420p() {
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("odd.mkv");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=641x361:rate=24",
+        "-frames:v",
+        "48",
+        "-c:v",
+        "ffv1",
+        s(&odd),
+    ]);
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(asset("demo.poses.json")).unwrap()).unwrap();
+    json["width"] = 641.into();
+    json["height"] = 361.into();
+    let poses = dir.path().join("odd.json");
+    std::fs::write(&poses, json.to_string()).unwrap();
+    fails_naming(
+        dir.path(),
+        &[("--input", &odd), ("--poses", &poses)],
+        &odd,
+        "even width and height",
+    );
+    // The same clip works as an image sequence, which has no such constraint.
+    let out = dir.path().join("seq/%06d.png");
+    let mut cmd = vanelia(dir.path());
+    cmd.args([
+        "--input",
+        s(&odd),
+        "--model",
+        s(&asset("product.glb")),
+        "--poses",
+        s(&poses),
+        "--output",
+        s(&out),
+        "--frames",
+        "0..2",
+    ]);
+    assert_ok(&cmd.output().unwrap());
+}
+
+#[test]
+fn zero_frame_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let zero = dir.path().join("zero.mp4");
+    // FFmpeg writes a valid MP4 that holds no frames (and hence no video track).
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x64",
+        "-frames:v",
+        "0",
+        "-c:v",
+        "libx264",
+        s(&zero),
+    ]);
+    let err = fails_naming(dir.path(), &[("--input", &zero)], &zero, "video");
+    assert!(
+        err.contains("no video stream") || err.contains("no frames"),
+        "{err}"
+    );
+}

@@ -96,19 +96,13 @@ fn resume_after_kill_is_byte_identical() {
         .args(["--output", crate::util::s(&out)]);
     let mut child = cmd.spawn().unwrap();
     let start = Instant::now();
+    // Completed markers only: temporaries are hidden files.
     let count = || {
-        std::fs::read_dir(&markers)
-            .map(|d| {
-                d.filter(|e| {
-                    e.as_ref()
-                        .unwrap()
-                        .path()
-                        .extension()
-                        .is_some_and(|x| x == "json")
-                })
-                .count()
-            })
-            .unwrap_or(0)
+        let names = std::fs::read_dir(&markers).into_iter().flatten().flatten();
+        names
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+            .count()
     };
     while count() < 3 && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(2));

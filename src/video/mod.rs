@@ -269,6 +269,20 @@ impl Sink {
     }
 }
 
+/// Checks that frames of `size` can be encoded to `output` (H.264 yuv420p needs even sizes),
+/// before any work is done.
+pub fn check_encodable(output: &Path, input: &Path, size: FrameSize) -> Result<()> {
+    let is_video = SeqPattern::parse(output).is_none();
+    if is_video && (size.width % 2 == 1 || size.height % 2 == 1) {
+        return Err(Error::bad_input(
+            format!("the video is {size}, but H.264 yuv420p output needs an even width and height"),
+            "crop it first (ffmpeg -vf crop=trunc(iw/2)*2:trunc(ih/2)*2) or write an image sequence (--output out/%06d.png)",
+            input,
+        ));
+    }
+    Ok(())
+}
+
 /// Checks before any work that the output location can be written, so a long run does not
 /// fail at its very end.
 pub fn check_writable(path: &Path) -> Result<()> {

@@ -34,6 +34,10 @@ pub struct Manifest {
     /// Hash of the last output written from this work directory, to skip identical re-encodes.
     #[serde(default)]
     pub output_key: Option<String>,
+    /// Per stage: the current key and the options that went into it (for people reading the
+    /// directory; the keys in the frame markers are what decides reuse).
+    #[serde(default)]
+    pub stages: serde_json::Map<String, serde_json::Value>,
 }
 
 /// An opened work directory.
@@ -64,12 +68,13 @@ impl WorkDir {
                 .map_err(Error::io("clear stale artefacts in", &frames))?;
             std::fs::create_dir_all(&frames).map_err(Error::io("create", &frames))?;
         }
-        let output_key = previous.filter(|_| !stale).and_then(|m| m.output_key);
+        let kept = previous.filter(|_| !stale);
         let manifest = Manifest {
             tool_version: TOOL_VERSION.into(),
             input_sha256: input_sha256.into(),
             clip,
-            output_key,
+            output_key: kept.as_ref().and_then(|m| m.output_key.clone()),
+            stages: kept.map(|m| m.stages).unwrap_or_default(),
         };
         wd.write_manifest(&manifest)?;
         Ok((wd, stale))
@@ -107,6 +112,20 @@ impl WorkDir {
             path: self.file("manifest.json"),
         })?;
         atomic::write(&self.file("manifest.json"), &text)
+    }
+
+    /// Records a stage's current key and options in the manifest.
+    pub fn record_stage(&self, name: &str, key: &str, options: serde_json::Value) -> Result<()> {
+        let path = self.file("manifest.json");
+        let mut manifest = self.manifest()?.ok_or_else(|| Error::WorkDir {
+            detail: "no manifest".into(),
+            path,
+        })?;
+        manifest.stages.insert(
+            name.into(),
+            serde_json::json!({ "key": key, "options": options }),
+        );
+        self.write_manifest(&manifest)
     }
 
     /// The artefact store of one stage.
