@@ -1,6 +1,8 @@
 use std::path::Path;
 
-use crate::util::{assert_fails, assert_ok, asset, demo_run, ffmpeg, s, vanelia};
+use crate::util::{
+    assert_fails, assert_ok, asset, demo_run, edited_demo_poses, ffmpeg, run_on, s, vanelia,
+};
 
 /// Runs the main job with one argument replaced, expecting exit 2 with `file` named.
 fn fails_naming(dir: &Path, args: &[(&str, &Path)], file: &Path, needle: &str) -> String {
@@ -129,11 +131,9 @@ fn unwritable_output_path() {
 #[test]
 fn poses_that_do_not_match_the_clip() {
     let dir = tempfile::tempdir().unwrap();
-    let mut json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(asset("demo.poses.json")).unwrap()).unwrap();
-    json["frames"].as_array_mut().unwrap().truncate(40);
-    let short = dir.path().join("short.json");
-    std::fs::write(&short, json.to_string()).unwrap();
+    let short = edited_demo_poses(dir.path(), "short.json", |j| {
+        j["frames"].as_array_mut().unwrap().truncate(40);
+    });
     fails_naming(
         dir.path(),
         &[("--poses", &short)],
@@ -180,15 +180,7 @@ fn failed_run_keeps_the_previous_output() {
     let before = std::fs::read(&out).unwrap();
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, "{ not json").unwrap();
-    let mut cmd = vanelia(dir.path());
-    cmd.args([
-        "--input",
-        s(&asset("demo.mp4")),
-        "--model",
-        s(&asset("product.glb")),
-    ])
-    .args(["--poses", s(&bad), "--output", s(&out)]);
-    let err = assert_fails(&cmd.output().unwrap());
+    let err = assert_fails(&run_on(dir.path(), &asset("demo.mp4"), &bad, &out, &[]));
     assert!(
         err.contains("bad.json") && err.contains("not a valid poses JSON"),
         "{err}"
@@ -229,12 +221,10 @@ fn odd_frame_size_cannot_be_encoded_as_yuv420p() {
         "ffv1",
         s(&odd),
     ]);
-    let mut json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(asset("demo.poses.json")).unwrap()).unwrap();
-    json["width"] = 641.into();
-    json["height"] = 361.into();
-    let poses = dir.path().join("odd.json");
-    std::fs::write(&poses, json.to_string()).unwrap();
+    let poses = edited_demo_poses(dir.path(), "odd.json", |j| {
+        j["width"] = 641.into();
+        j["height"] = 361.into();
+    });
     fails_naming(
         dir.path(),
         &[("--input", &odd), ("--poses", &poses)],
@@ -243,20 +233,13 @@ fn odd_frame_size_cannot_be_encoded_as_yuv420p() {
     );
     // The same clip works as an image sequence, which has no such constraint.
     let out = dir.path().join("seq/%06d.png");
-    let mut cmd = vanelia(dir.path());
-    cmd.args([
-        "--input",
-        s(&odd),
-        "--model",
-        s(&asset("product.glb")),
-        "--poses",
-        s(&poses),
-        "--output",
-        s(&out),
-        "--frames",
-        "0..2",
-    ]);
-    assert_ok(&cmd.output().unwrap());
+    assert_ok(&run_on(
+        dir.path(),
+        &odd,
+        &poses,
+        &out,
+        &["--frames", "0..2"],
+    ));
 }
 
 #[test]

@@ -25,14 +25,39 @@ pub fn vanelia(runtime: &Path) -> Command {
     cmd
 }
 
-/// The main job on the demo clip with the demo track, plus `extra` arguments.
-pub fn demo_run(dir: &Path, output: &Path, extra: &[&str]) -> Output {
+/// The main job on `input` with the bundled product and the track `poses`.
+pub fn run_on(dir: &Path, input: &Path, poses: &Path, output: &Path, extra: &[&str]) -> Output {
     let mut cmd = vanelia(dir);
-    cmd.arg("--input").arg(asset("demo.mp4"));
+    cmd.arg("--input").arg(input);
     cmd.arg("--model").arg(asset("product.glb"));
-    cmd.arg("--poses").arg(asset("demo.poses.json"));
+    cmd.arg("--poses").arg(poses);
     cmd.arg("--output").arg(output).args(extra);
     cmd.output().unwrap()
+}
+
+/// The main job on the demo clip with the demo track, plus `extra` arguments.
+pub fn demo_run(dir: &Path, output: &Path, extra: &[&str]) -> Output {
+    run_on(
+        dir,
+        &asset("demo.mp4"),
+        &asset("demo.poses.json"),
+        output,
+        extra,
+    )
+}
+
+/// A copy of the demo track changed by `edit`, written into `dir`.
+pub fn edited_demo_poses(
+    dir: &Path,
+    name: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> PathBuf {
+    let text = std::fs::read_to_string(asset("demo.poses.json")).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    edit(&mut json);
+    let path = dir.join(name);
+    std::fs::write(&path, json.to_string()).unwrap();
+    path
 }
 
 /// Asserts success and returns stderr for diagnostics.

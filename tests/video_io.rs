@@ -3,7 +3,7 @@ use std::process::Command;
 use vanelia::core::FrameRate;
 use vanelia::video::Source;
 
-use crate::util::{assert_ok, asset, decode_all, ffmpeg, s, vanelia};
+use crate::util::{assert_ok, asset, decode_all, ffmpeg, run_on, s};
 
 /// Frames as the FFmpeg tool decodes them (auto-rotated), RGB24.
 fn ffmpeg_frames(path: &std::path::Path, w: u32, h: u32) -> Vec<image::RgbImage> {
@@ -94,18 +94,13 @@ fn fractional_frame_rate_is_kept() {
         s(&ntsc),
     ]);
     let out = dir.path().join("out.mp4");
-    let mut cmd = vanelia(dir.path());
-    cmd.args([
-        "--input",
-        s(&ntsc),
-        "--model",
-        s(&asset("product.glb")),
-        "--poses",
-        s(&asset("demo.poses.json")),
-        "--output",
-        s(&out),
-    ]);
-    assert_ok(&cmd.output().unwrap());
+    assert_ok(&run_on(
+        dir.path(),
+        &ntsc,
+        &asset("demo.poses.json"),
+        &out,
+        &[],
+    ));
     let clip = Source::open(&out, FrameRate { num: 1, den: 1 })
         .unwrap()
         .summary();
@@ -133,17 +128,14 @@ fn image_sequence_in_video_out() {
         s(&pattern),
     ]);
     let out = dir.path().join("out.mp4");
-    let mut cmd = vanelia(dir.path());
-    cmd.args([
-        "--input",
-        s(&pattern),
-        "--fps",
-        "24",
-        "--model",
-        s(&asset("product.glb")),
-    ])
-    .args(["--poses", s(&asset("demo.poses.json")), "--output", s(&out)]);
-    assert_ok(&cmd.output().unwrap());
+    let poses = asset("demo.poses.json");
+    assert_ok(&run_on(
+        dir.path(),
+        &pattern,
+        &poses,
+        &out,
+        &["--fps", "24"],
+    ));
     let clip = Source::open(&out, FrameRate { num: 1, den: 1 })
         .unwrap()
         .summary();
@@ -187,18 +179,13 @@ fn audio_that_mp4_cannot_hold_is_reencoded_to_aac() {
     ]);
     assert_eq!(audio_of(&pcm).0, "pcm_s16le");
     let out = dir.path().join("out.mp4");
-    let mut cmd = vanelia(dir.path());
-    cmd.args([
-        "--input",
-        s(&pcm),
-        "--model",
-        s(&asset("product.glb")),
-        "--poses",
-        s(&asset("demo.poses.json")),
-        "--output",
-        s(&out),
-    ]);
-    assert_ok(&cmd.output().unwrap());
+    assert_ok(&run_on(
+        dir.path(),
+        &pcm,
+        &asset("demo.poses.json"),
+        &out,
+        &[],
+    ));
     let (codec, duration) = audio_of(&out);
     assert_eq!(codec, "aac");
     assert!((duration - 2.0).abs() < 0.1, "audio lasts {duration} s");
