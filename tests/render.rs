@@ -1,36 +1,69 @@
 use glam::{DMat4, DVec2, DVec3};
 use vanelia::core::{CameraPose, FrameSize, Intrinsics};
-use vanelia::render::raster::{Lighting, Rasterizer};
+use vanelia::render::raster::{FrameImages, GroundSetup, Lighting, Rasterizer};
 use vanelia::render::scene::ProductModel;
+use vanelia::render::shadow::Footprint;
 
-/// A cube of side `side` metres centred at the origin, as a .gltf with an embedded buffer.
-fn cube_gltf(dir: &std::path::Path, side: f32) -> std::path::PathBuf {
-    let h = side / 2.0;
-    let mut pos = Vec::new();
-    for z in [-h, h] {
-        for y in [-h, h] {
-            for x in [-h, h] {
-                pos.extend([x, y, z]);
-            }
+/// An axis-aligned box of `half` extents centred at the origin (24 vertices, per-face normals
+/// and UVs), as a .gltf with an embedded buffer and the given material JSON.
+fn box_gltf(
+    dir: &std::path::Path,
+    half: [f32; 3],
+    material: serde_json::Value,
+) -> std::path::PathBuf {
+    let faces: [([f32; 3], [f32; 3], [f32; 3]); 6] = [
+        ([0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]),
+        ([0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]),
+        ([1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]),
+        ([-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]),
+        ([0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]),
+        ([0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]),
+    ];
+    let (mut pos, mut nrm, mut uv, mut idx) = (
+        Vec::<f32>::new(),
+        Vec::<f32>::new(),
+        Vec::<f32>::new(),
+        Vec::<u16>::new(),
+    );
+    for (n, u, v) in faces {
+        let base = (pos.len() / 3) as u16;
+        for (su, sv) in [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)] {
+            pos.extend((0..3).map(|k| (n[k] + su * u[k] + sv * v[k]) * half[k]));
+            nrm.extend(n);
+            uv.extend([(su + 1.0) / 2.0, 1.0 - (sv + 1.0) / 2.0]);
+        }
+        idx.extend([base, base + 1, base + 2, base, base + 2, base + 3]);
+    }
+    let mut bin: Vec<u8> = Vec::new();
+    let mut views = Vec::new();
+    for chunk in [
+        bytemuck::cast_slice::<f32, u8>(&pos),
+        bytemuck::cast_slice(&nrm),
+        bytemuck::cast_slice(&uv),
+        bytemuck::cast_slice(&idx),
+    ] {
+        views.push(
+            serde_json::json!({"buffer": 0, "byteOffset": bin.len(), "byteLength": chunk.len()}),
+        );
+        bin.extend_from_slice(chunk);
+        while !bin.len().is_multiple_of(4) {
+            bin.push(0);
         }
     }
-    let idx: [u16; 36] = [
-        0, 2, 1, 1, 2, 3, 4, 5, 6, 5, 7, 6, 0, 1, 4, 1, 5, 4, 2, 6, 3, 3, 6, 7, 0, 4, 2, 2, 4, 6,
-        1, 3, 5, 3, 7, 5,
-    ];
-    let mut bin: Vec<u8> = pos.iter().flat_map(|v| v.to_le_bytes()).collect();
-    bin.extend(idx.iter().flat_map(|v| v.to_le_bytes()));
-    let uri = format!("data:application/octet-stream;base64,{}", base64(&bin));
+    let n = pos.len() / 3;
     let doc = serde_json::json!({
         "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
-        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "indices": 1}]}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0, "NORMAL": 1, "TEXCOORD_0": 2}, "indices": 3, "material": 0}]}],
+        "materials": [material],
         "accessors": [
-            {"bufferView": 0, "componentType": 5126, "count": 8, "type": "VEC3", "min": [-h, -h, -h], "max": [h, h, h]},
-            {"bufferView": 1, "componentType": 5123, "count": 36, "type": "SCALAR"}],
-        "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": 96}, {"buffer": 0, "byteOffset": 96, "byteLength": 72}],
-        "buffers": [{"byteLength": bin.len(), "uri": uri}]
+            {"bufferView": 0, "componentType": 5126, "count": n, "type": "VEC3", "min": half.map(|h| -h), "max": half},
+            {"bufferView": 1, "componentType": 5126, "count": n, "type": "VEC3"},
+            {"bufferView": 2, "componentType": 5126, "count": n, "type": "VEC2"},
+            {"bufferView": 3, "componentType": 5123, "count": idx.len(), "type": "SCALAR"}],
+        "bufferViews": views,
+        "buffers": [{"byteLength": bin.len(), "uri": format!("data:application/octet-stream;base64,{}", base64(&bin))}]
     });
-    let path = dir.join("cube.gltf");
+    let path = dir.join("box.gltf");
     std::fs::write(&path, doc.to_string()).unwrap();
     path
 }
@@ -54,32 +87,83 @@ fn base64(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Alpha-weighted centroid of a render, in OpenCV pixel coordinates.
-fn centroid(img: &image::RgbaImage) -> DVec2 {
+fn opaque() -> serde_json::Value {
+    serde_json::json!({"pbrMetallicRoughness": {"baseColorFactor": [0.8, 0.8, 0.8, 1.0], "metallicFactor": 0.0}})
+}
+
+/// No shadows: the ground is far below and shadow strengths are zero.
+fn no_ground() -> GroundSetup {
+    GroundSetup {
+        key_dir_in_world: DVec3::new(0.0, -1.0, -0.2).normalize(),
+        plane_point_in_world: DVec3::new(0.0, 100.0, 0.0),
+        plane_normal_in_world: DVec3::new(0.0, -1.0, 0.0),
+        footprint: Footprint::of_box(
+            &DMat4::IDENTITY,
+            (DVec3::splat(-0.01), DVec3::splat(0.01)),
+            DVec3::NEG_Y,
+        ),
+        shadow_strength: 0.0,
+        contact_strength: 0.0,
+    }
+}
+
+fn light() -> Lighting {
+    Lighting {
+        key_color: [1.0; 3],
+        sh: [[0.5; 3], [0.0; 3], [0.0; 3], [0.0; 3]],
+    }
+}
+
+fn render(
+    model_path: &std::path::Path,
+    world_from_object: DMat4,
+    camera: &CameraPose,
+) -> FrameImages {
+    std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+    let model = ProductModel::load(model_path).unwrap();
+    let mut raster = Rasterizer::new(
+        &model,
+        world_from_object,
+        &no_ground(),
+        camera.intrinsics.size,
+    )
+    .unwrap();
+    raster.render(camera, [0.05, 100.0], &light()).unwrap()
+}
+
+fn camera(size: FrameSize, focal: [f64; 2], principal: [f64; 2]) -> CameraPose {
+    let intrinsics = Intrinsics {
+        focal_px: focal,
+        principal_px: principal,
+        size,
+    };
+    let world_from_cam = DMat4::from_rotation_translation(
+        glam::DQuat::from_rotation_y(0.2),
+        DVec3::new(0.1, -0.05, -2.0),
+    );
+    CameraPose {
+        world_from_cam,
+        intrinsics,
+    }
+}
+
+/// Coverage-weighted centroid of a mask, in OpenCV pixel coordinates.
+fn centroid(mask: &image::GrayImage) -> DVec2 {
     let (mut sum, mut w) = (DVec2::ZERO, 0.0);
-    for (x, y, p) in img.enumerate_pixels() {
-        let a = f64::from(p[3]);
+    for (x, y, p) in mask.enumerate_pixels() {
+        let a = f64::from(p[0]);
         sum += DVec2::new(f64::from(x), f64::from(y)) * a;
         w += a;
     }
-    assert!(w > 0.0, "nothing rendered {:?}", img.dimensions());
+    assert!(w > 0.0, "nothing rendered");
     sum / w
 }
 
 #[test]
 fn rendered_points_land_on_the_analytic_pinhole_projection() {
-    std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
     let dir = tempfile::tempdir().unwrap();
-    let model = ProductModel::load(&cube_gltf(dir.path(), 0.02)).unwrap();
+    let cube = box_gltf(dir.path(), [0.01; 3], opaque());
     for (size, focal, principal) in [
-        (
-            FrameSize {
-                width: 180,
-                height: 320,
-            },
-            [260.0, 250.0],
-            [80.0, 170.75],
-        ),
         (
             FrameSize {
                 width: 320,
@@ -88,39 +172,250 @@ fn rendered_points_land_on_the_analytic_pinhole_projection() {
             [300.0, 340.0],
             [170.25, 90.5],
         ),
+        (
+            FrameSize {
+                width: 180,
+                height: 320,
+            },
+            [260.0, 250.0],
+            [80.0, 170.75],
+        ),
     ] {
-        let intrinsics = Intrinsics {
-            focal_px: focal,
-            principal_px: principal,
-            size,
-        };
-        let world_from_cam = DMat4::from_rotation_translation(
-            glam::DQuat::from_rotation_y(0.2),
-            DVec3::new(0.1, -0.05, -2.0),
-        );
-        let camera = CameraPose {
-            world_from_cam,
-            intrinsics,
-        };
-        let light = Lighting {
-            key_dir_in_world: [0.0, -1.0, 0.0],
-            key_color: [1.0; 3],
-            ambient_color: [1.0; 3],
-        };
+        let cam = camera(size, focal, principal);
         for point_in_cam in [
             DVec3::new(0.0, 0.0, 2.0),
             DVec3::new(0.15, -0.1, 2.5),
             DVec3::new(-0.1, 0.2, 1.8),
         ] {
-            let point = world_from_cam.transform_point3(point_in_cam);
-            let raster = Rasterizer::new(&model, DMat4::from_translation(point), size).unwrap();
-            let img = raster.render(&camera, [0.1, 100.0], &light).unwrap();
-            let expected = camera.project_world(point).unwrap();
-            let got = centroid(&img);
+            let point = cam.world_from_cam.transform_point3(point_in_cam);
+            let img = render(&cube, DMat4::from_translation(point), &cam);
+            let expected = cam.project_world(point).unwrap();
+            let got = centroid(&img.mask);
             assert!(
                 got.distance(expected) < 0.25,
                 "{size}: expected {expected}, got {got}"
             );
         }
     }
+}
+
+/// Fraction of each pixel inside the convex polygon `poly` (counter-clockwise or clockwise),
+/// by 8x8 supersampling.
+fn analytic_coverage(poly: &[DVec2], size: FrameSize) -> Vec<f64> {
+    let inside = |p: DVec2| {
+        let signs: Vec<bool> = (0..poly.len())
+            .map(|i| {
+                let (a, b) = (poly[i], poly[(i + 1) % poly.len()]);
+                (b - a).perp_dot(p - a) >= 0.0
+            })
+            .collect();
+        signs.iter().all(|&s| s) || signs.iter().all(|&s| !s)
+    };
+    let mut out = Vec::with_capacity((size.width * size.height) as usize);
+    for y in 0..size.height {
+        for x in 0..size.width {
+            let hits = (0..64)
+                .filter(|k| {
+                    let (sx, sy) = (f64::from(k % 8) + 0.5, f64::from(k / 8) + 0.5);
+                    inside(DVec2::new(
+                        f64::from(x) - 0.5 + sx / 8.0,
+                        f64::from(y) - 0.5 + sy / 8.0,
+                    ))
+                })
+                .count();
+            out.push(hits as f64 / 64.0);
+        }
+    }
+    out
+}
+
+fn convex_hull(mut pts: Vec<DVec2>) -> Vec<DVec2> {
+    pts.sort_by(|a, b| a.x.total_cmp(&b.x).then(a.y.total_cmp(&b.y)));
+    let mut hull: Vec<DVec2> = Vec::new();
+    for pass in 0..2 {
+        let start = hull.len();
+        let iter: Box<dyn Iterator<Item = &DVec2>> = if pass == 0 {
+            Box::new(pts.iter())
+        } else {
+            Box::new(pts.iter().rev())
+        };
+        for &p in iter {
+            while hull.len() >= start + 2
+                && (hull[hull.len() - 1] - hull[hull.len() - 2]).perp_dot(p - hull[hull.len() - 2])
+                    <= 0.0
+            {
+                hull.pop();
+            }
+            hull.push(p);
+        }
+        hull.pop();
+    }
+    hull
+}
+
+#[test]
+fn box_silhouette_matches_analytic_rasterisation() {
+    let dir = tempfile::tempdir().unwrap();
+    let half = [0.12, 0.08, 0.1];
+    let model = box_gltf(dir.path(), half, opaque());
+    let size = FrameSize {
+        width: 240,
+        height: 160,
+    };
+    let cam = camera(size, [210.0, 200.0], [118.3, 83.6]);
+    let world_from_object = DMat4::from_rotation_translation(
+        glam::DQuat::from_euler(glam::EulerRot::XYZ, 0.4, 0.7, 0.1),
+        cam.world_from_cam
+            .transform_point3(DVec3::new(0.05, 0.02, 1.5)),
+    );
+    let img = render(&model, world_from_object, &cam);
+    let corners: Vec<DVec2> = (0..8)
+        .map(|i| {
+            let c = DVec3::new(
+                if i & 1 == 0 { -1.0 } else { 1.0 } * f64::from(half[0]),
+                if i & 2 == 0 { -1.0 } else { 1.0 } * f64::from(half[1]),
+                if i & 4 == 0 { -1.0 } else { 1.0 } * f64::from(half[2]),
+            );
+            cam.project_world(world_from_object.transform_point3(c))
+                .unwrap()
+        })
+        .collect();
+    let expected = analytic_coverage(&convex_hull(corners), size);
+    let (mut inter, mut union) = (0.0, 0.0);
+    for (e, p) in expected.iter().zip(img.mask.pixels()) {
+        let m = f64::from(p[0]) / 255.0;
+        inter += e.min(m);
+        union += e.max(m);
+    }
+    let iou = inter / union;
+    assert!(iou >= 0.98, "silhouette IoU {iou}");
+    // Depth of the nearest surface at the centre is in metres along the camera axis.
+    let centre = cam
+        .project_world(world_from_object.transform_point3(DVec3::ZERO))
+        .unwrap();
+    let z = img
+        .depth_m
+        .get_pixel(centre.x.round() as u32, centre.y.round() as u32)[0];
+    assert!(z > 1.3 && z < 1.5, "depth {z}");
+    assert!(img.depth_m.get_pixel(0, 0)[0].is_infinite());
+}
+
+#[test]
+fn asymmetric_texture_renders_the_right_way_round() {
+    // The bundled product's label has a yellow marker in its top-left corner (seen from the
+    // front, +Z). Look at the front from 1 m with the product upright (+Y up = image up).
+    let size = FrameSize {
+        width: 200,
+        height: 200,
+    };
+    let intrinsics = Intrinsics {
+        focal_px: [400.0, 400.0],
+        principal_px: [99.5, 99.5],
+        size,
+    };
+    // OpenCV camera at +Z looking towards -Z with image-down = world -Y.
+    let world_from_cam = DMat4::from_cols(
+        glam::DVec4::new(1.0, 0.0, 0.0, 0.0),
+        glam::DVec4::new(0.0, -1.0, 0.0, 0.0),
+        glam::DVec4::new(0.0, 0.0, -1.0, 0.0),
+        glam::DVec4::new(0.0, 0.0, 1.0, 1.0),
+    );
+    let cam = CameraPose {
+        world_from_cam,
+        intrinsics,
+    };
+    let img = render(&crate::util::asset("product.glb"), DMat4::IDENTITY, &cam);
+    let is_yellow = |p: &image::Rgba<u8>| p[3] > 200 && p[0] > 150 && p[1] > 110 && p[2] < 90;
+    let yellow: Vec<(u32, u32)> = img
+        .rgba
+        .enumerate_pixels()
+        .filter(|(_, _, p)| is_yellow(p))
+        .map(|(x, y, _)| (x, y))
+        .collect();
+    assert!(!yellow.is_empty(), "no marker visible");
+    let covered: Vec<(u32, u32)> = img
+        .mask
+        .enumerate_pixels()
+        .filter(|(_, _, p)| p[0] > 128)
+        .map(|(x, y, _)| (x, y))
+        .collect();
+    let (min_x, min_y) = (
+        covered.iter().map(|c| c.0).min().unwrap(),
+        covered.iter().map(|c| c.1).min().unwrap(),
+    );
+    let (max_x, max_y) = (
+        covered.iter().map(|c| c.0).max().unwrap(),
+        covered.iter().map(|c| c.1).max().unwrap(),
+    );
+    let (mx, my) = (
+        yellow.iter().map(|c| c.0).sum::<u32>() / yellow.len() as u32,
+        yellow.iter().map(|c| c.1).sum::<u32>() / yellow.len() as u32,
+    );
+    assert!(
+        mx < (min_x + max_x) / 2 && my < (min_y + max_y) / 2,
+        "marker at ({mx}, {my}) in box ({min_x},{min_y})-({max_x},{max_y})"
+    );
+}
+
+#[test]
+fn alpha_modes_mask_and_blend() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = FrameSize {
+        width: 64,
+        height: 64,
+    };
+    let cam = camera(size, [80.0, 80.0], [31.5, 31.5]);
+    let at = DMat4::from_translation(
+        cam.world_from_cam
+            .transform_point3(DVec3::new(0.0, 0.0, 2.0)),
+    );
+    let half_alpha = |extra: serde_json::Value| {
+        let mut m = serde_json::json!({"pbrMetallicRoughness": {"baseColorFactor": [1.0, 1.0, 1.0, 0.5], "metallicFactor": 0.0}});
+        m.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        m
+    };
+    let centre = |img: &FrameImages| img.rgba.get_pixel(31, 31)[3];
+    let blend = render(
+        &box_gltf(
+            dir.path(),
+            [0.3; 3],
+            half_alpha(serde_json::json!({"alphaMode": "BLEND", "doubleSided": true})),
+        ),
+        at,
+        &cam,
+    );
+    // Two blended layers (front and back face) of alpha 0.5: 1 - 0.5^2 = 0.75.
+    assert!(
+        (180..=200).contains(&centre(&blend)),
+        "blend alpha {}",
+        centre(&blend)
+    );
+    let masked = render(
+        &box_gltf(
+            dir.path(),
+            [0.3; 3],
+            half_alpha(serde_json::json!({"alphaMode": "MASK", "alphaCutoff": 0.6})),
+        ),
+        at,
+        &cam,
+    );
+    assert_eq!(centre(&masked), 0, "below the cutoff nothing is drawn");
+    let kept = render(
+        &box_gltf(
+            dir.path(),
+            [0.3; 3],
+            half_alpha(serde_json::json!({"alphaMode": "MASK", "alphaCutoff": 0.4})),
+        ),
+        at,
+        &cam,
+    );
+    assert_eq!(centre(&kept), 255, "above the cutoff the surface is opaque");
+    let opaque = render(
+        &box_gltf(dir.path(), [0.3; 3], half_alpha(serde_json::json!({}))),
+        at,
+        &cam,
+    );
+    assert_eq!(centre(&opaque), 255, "OPAQUE ignores alpha");
 }

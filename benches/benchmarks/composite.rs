@@ -17,7 +17,7 @@ fn layers(size: u32) -> RenderLayers {
         }
     });
     let shadow = image::GrayImage::from_pixel(size, size, image::Luma([200]));
-    let mut l = RenderLayers::cropped(&rgba, &shadow);
+    let mut l = RenderLayers::from_rgba(&rgba, &shadow);
     l.origin_px = [800, 400];
     l
 }

@@ -9,6 +9,7 @@ use crate::composite::classic::ClassicSettings;
 use crate::composite::{CompositeSettings, Harmonise};
 use crate::core::{Error, FrameRate, Result};
 use crate::render::placement::PlacementOptions;
+use crate::render::RenderOptions;
 use crate::run::{FrameSelection, RefineMode, RunConfig};
 
 /// vanelia: insert a 3D product into a video so that it looks filmed.
@@ -126,6 +127,10 @@ pub struct RunArgs {
     /// World up direction "X,Y,Z" instead of the fitted ground-plane normal.
     #[arg(long, value_name = "X,Y,Z")]
     pub up: Option<String>,
+    /// Direction towards the key light in world coordinates "X,Y,Z" [default: above the
+    /// product, leaning towards the first camera].
+    #[arg(long, value_name = "X,Y,Z")]
+    pub light_dir: Option<String>,
     /// Fraction of frame 0's height the product spans when --scale is not given.
     #[arg(long, default_value_t = 0.3)]
     pub product_height: f64,
@@ -228,6 +233,13 @@ impl RunArgs {
                     .map(|s| parse_vec3("--up", s))
                     .transpose()?,
                 height_fraction: self.product_height,
+            },
+            render: RenderOptions {
+                light_dir_in_world: self
+                    .light_dir
+                    .as_deref()
+                    .map(|s| parse_vec3("--light-dir", s))
+                    .transpose()?,
             },
             batch_size: parse_batch(&self.batch_size)?,
             steps: self.steps,

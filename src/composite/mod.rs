@@ -251,7 +251,7 @@ mod tests {
             }
         }
         let shadow = image::GrayImage::from_pixel(20, 20, image::Luma([255]));
-        let mut l = RenderLayers::cropped(&rgba, &shadow);
+        let mut l = RenderLayers::from_rgba(&rgba, &shadow);
         l.origin_px = [l.origin_px[0] + 10, l.origin_px[1] + 10];
         l
     }

@@ -4,7 +4,10 @@
 //! origin in frame pixels: the product usually covers a small part of the frame, and the crop
 //! keeps memory, disk and compositing cost proportional to it.
 
-use image::{GrayImage, RgbaImage};
+use image::{GrayImage, ImageBuffer, Luma, RgbaImage};
+
+/// A single-channel f32 image (depth in metres).
+pub type DepthImage = ImageBuffer<Luma<f32>, Vec<f32>>;
 
 /// Product layers of one frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +19,10 @@ pub struct RenderLayers {
     pub rgba: RgbaImage,
     /// Multiplicative shadow layer (255 = unshadowed), same size as `rgba`.
     pub shadow: GrayImage,
+    /// Product coverage (255 = fully covered), same size as `rgba`.
+    pub mask: GrayImage,
+    /// Product depth along the camera axis in metres, `inf` where absent; same size.
+    pub depth_m: DepthImage,
 }
 
 impl RenderLayers {
@@ -25,6 +32,8 @@ impl RenderLayers {
             origin_px: [0, 0],
             rgba: RgbaImage::new(0, 0),
             shadow: GrayImage::new(0, 0),
+            mask: GrayImage::new(0, 0),
+            depth_m: DepthImage::new(0, 0),
         }
     }
 
@@ -34,9 +43,17 @@ impl RenderLayers {
     }
 
     /// Crops full-frame layers to the bounding box of covered or shadowed pixels.
-    pub fn cropped(rgba: &RgbaImage, shadow: &GrayImage) -> Self {
-        let touched =
-            |x: u32, y: u32| rgba.get_pixel(x, y)[3] > 0 || shadow.get_pixel(x, y)[0] < 255;
+    pub fn cropped(
+        rgba: &RgbaImage,
+        shadow: &GrayImage,
+        mask: &GrayImage,
+        depth_m: &DepthImage,
+    ) -> Self {
+        let touched = |x: u32, y: u32| {
+            rgba.get_pixel(x, y)[3] > 0
+                || shadow.get_pixel(x, y)[0] < 255
+                || mask.get_pixel(x, y)[0] > 0
+        };
         let Some([x0, y0, x1, y1]) = bounding_box(rgba.width(), rgba.height(), touched) else {
             return Self::empty();
         };
@@ -45,7 +62,19 @@ impl RenderLayers {
             origin_px: [x0, y0],
             rgba: image::imageops::crop_imm(rgba, x0, y0, w, h).to_image(),
             shadow: image::imageops::crop_imm(shadow, x0, y0, w, h).to_image(),
+            mask: image::imageops::crop_imm(mask, x0, y0, w, h).to_image(),
+            depth_m: image::imageops::crop_imm(depth_m, x0, y0, w, h).to_image(),
         }
+    }
+
+    /// Layers from RGBA and shadow alone (coverage from alpha, no depth), e.g. for layers
+    /// rendered elsewhere.
+    pub fn from_rgba(rgba: &RgbaImage, shadow: &GrayImage) -> Self {
+        let mask = GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+            Luma([rgba.get_pixel(x, y)[3]])
+        });
+        let depth = DepthImage::from_pixel(rgba.width(), rgba.height(), Luma([f32::INFINITY]));
+        Self::cropped(rgba, shadow, &mask, &depth)
     }
 }
 
@@ -74,16 +103,14 @@ mod tests {
     #[test]
     fn crop_covers_alpha_and_shadow() {
         let mut rgba = RgbaImage::new(10, 8);
-        let mut shadow = GrayImage::from_pixel(10, 8, image::Luma([255]));
+        let mut shadow = GrayImage::from_pixel(10, 8, Luma([255]));
         rgba.put_pixel(3, 2, image::Rgba([10, 10, 10, 20]));
-        shadow.put_pixel(6, 5, image::Luma([100]));
-        let l = RenderLayers::cropped(&rgba, &shadow);
+        shadow.put_pixel(6, 5, Luma([100]));
+        let l = RenderLayers::from_rgba(&rgba, &shadow);
         assert_eq!(l.origin_px, [3, 2]);
         assert_eq!(l.rgba.dimensions(), (4, 4));
-        assert!(RenderLayers::cropped(
-            &RgbaImage::new(4, 4),
-            &GrayImage::from_pixel(4, 4, image::Luma([255]))
-        )
-        .is_empty());
+        assert_eq!(l.mask.get_pixel(0, 0)[0], 20);
+        let none = GrayImage::from_pixel(4, 4, Luma([255]));
+        assert!(RenderLayers::from_rgba(&RgbaImage::new(4, 4), &none).is_empty());
     }
 }

@@ -17,7 +17,7 @@ pub mod track;
 pub use camera::{CameraPose, Intrinsics};
 pub use error::{Error, Result};
 pub use frame::{Frame, FrameNr, FrameRange, FrameRate, FrameSize};
-pub use layers::RenderLayers;
+pub use layers::{DepthImage, RenderLayers};
 pub use progress::{NoProgress, Progress};
 pub use report::{RunReport, StageClock, StageReport, Warning};
 pub use track::{CameraTrack, ScenePoint};

@@ -1,11 +1,14 @@
 //! Loading the product from glTF/GLB: every triangle primitive of the default scene with node
-//! transforms applied, flattened into model-space meshes with their base-colour materials.
+//! transforms applied, flattened into model-space meshes with metallic-roughness materials.
+//! Tangents are generated (per-triangle UV derivatives, Lengyel's method) when the file has none.
 
 use std::path::Path;
 
 use glam::{Mat3, Mat4, Vec3};
 
 use crate::core::{Error, Result};
+
+pub use super::material::{AlphaMode, Material};
 
 /// Extensions we cannot decode, with the conversion that removes them.
 const COMPRESSION_EXTENSIONS: &[&str] = &[
@@ -24,8 +27,14 @@ pub struct Vertex {
     pub position: [f32; 3],
     /// Unit normal in model space.
     pub normal: [f32; 3],
+    /// Unit tangent in model space; w is the bitangent sign.
+    pub tangent: [f32; 4],
     /// Texture coordinate set 0.
-    pub uv: [f32; 2],
+    pub uv0: [f32; 2],
+    /// Texture coordinate set 1 (set 0 when absent).
+    pub uv1: [f32; 2],
+    /// Linear vertex colour (COLOR_0), white when absent.
+    pub color: [f32; 4],
 }
 
 /// A triangle list with one material.
@@ -39,15 +48,6 @@ pub struct Mesh {
     pub material: usize,
 }
 
-/// A base-colour material.
-#[derive(Debug, Clone)]
-pub struct Material {
-    /// Linear RGBA factor.
-    pub base_color: [f32; 4],
-    /// Index into [`ProductModel::textures`] (sRGB-encoded RGBA8).
-    pub base_color_texture: Option<usize>,
-}
-
 /// The product, ready to upload.
 #[derive(Debug, Clone)]
 pub struct ProductModel {
@@ -55,7 +55,7 @@ pub struct ProductModel {
     pub meshes: Vec<Mesh>,
     /// Materials; index 0 is the glTF default material.
     pub materials: Vec<Material>,
-    /// Decoded textures.
+    /// Decoded images (RGBA8, as stored: the material slot says sRGB or linear).
     pub textures: Vec<image::RgbaImage>,
     /// Axis-aligned bounds in model space (metres).
     pub bbox_min: Vec3,
@@ -88,11 +88,9 @@ impl ProductModel {
             .map(to_rgba)
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(bad)?;
-        let mut materials = vec![Material {
-            base_color: [0.8, 0.8, 0.8, 1.0],
-            base_color_texture: None,
-        }];
-        materials.extend(doc.materials().map(|m| material_of(&m, &doc)));
+        let mut materials = vec![Material::default()];
+        materials.extend(doc.materials().map(|m| Material::from_gltf(&m)));
+        check_texture_indices(&materials, textures.len()).map_err(bad)?;
         let scene = doc
             .default_scene()
             .or_else(|| doc.scenes().next())
@@ -158,13 +156,22 @@ fn check_required_extensions(bytes: &[u8]) -> std::result::Result<(), String> {
     }
 }
 
-fn material_of(m: &gltf::Material<'_>, _doc: &gltf::Document) -> Material {
-    let pbr = m.pbr_metallic_roughness();
-    Material {
-        base_color: pbr.base_color_factor(),
-        base_color_texture: pbr
-            .base_color_texture()
-            .map(|t| t.texture().source().index()),
+fn check_texture_indices(materials: &[Material], images: usize) -> std::result::Result<(), String> {
+    let bad = materials
+        .iter()
+        .flat_map(|m| m.slots())
+        .filter_map(|(t, _)| t)
+        .find(|t| t.image >= images || t.tex_coord > 1);
+    match bad {
+        Some(t) if t.tex_coord > 1 => Err(format!(
+            "a material uses TEXCOORD_{}, only sets 0 and 1 are supported",
+            t.tex_coord
+        )),
+        Some(t) => Err(format!(
+            "a material refers to image {} but the file has {images}",
+            t.image
+        )),
+        None => Ok(()),
     }
 }
 
@@ -217,18 +224,55 @@ fn primitive_mesh(
             .collect(),
         None => smooth_normals(&positions, &indices),
     };
-    let uvs: Vec<[f32; 2]> = match reader.read_tex_coords(0) {
+    let uv0: Vec<[f32; 2]> = match reader.read_tex_coords(0) {
         Some(t) => t.into_f32().collect(),
         None => vec![[0.0, 0.0]; positions.len()],
     };
-    if normals.len() != positions.len() || uvs.len() != positions.len() {
+    let uv1: Vec<[f32; 2]> = reader
+        .read_tex_coords(1)
+        .map_or_else(|| uv0.clone(), |t| t.into_f32().collect());
+    let colors: Vec<[f32; 4]> = reader.read_colors(0).map_or_else(
+        || vec![[1.0; 4]; positions.len()],
+        |c| c.into_rgba_f32().collect(),
+    );
+    let tangents: Vec<[f32; 4]> = match reader.read_tangents() {
+        Some(t) => t
+            .map(|t| {
+                let v = Mat3::from_mat4(world) * Vec3::new(t[0], t[1], t[2]);
+                let v = v.normalize_or_zero();
+                [v.x, v.y, v.z, t[3]]
+            })
+            .collect(),
+        None => generate_tangents(&positions, &normals, &uv0, &indices),
+    };
+    let n = positions.len();
+    if [
+        normals.len(),
+        uv0.len(),
+        uv1.len(),
+        colors.len(),
+        tangents.len(),
+    ]
+    .iter()
+    .any(|&l| l != n)
+    {
         return Err("vertex attributes have different lengths".into());
     }
-    let vertices = (0..positions.len())
+    let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+    if !(uv0.iter().all(|v| finite(v))
+        && colors.iter().all(|v| finite(v))
+        && tangents.iter().all(|v| finite(v)))
+    {
+        return Err("a vertex attribute accessor holds NaN or infinite values".into());
+    }
+    let vertices = (0..n)
         .map(|i| Vertex {
             position: positions[i].into(),
             normal: normals[i].into(),
-            uv: uvs[i],
+            tangent: tangents[i],
+            uv0: uv0[i],
+            uv1: uv1[i],
+            color: colors[i],
         })
         .collect();
     Ok(Mesh {
@@ -236,6 +280,51 @@ fn primitive_mesh(
         indices,
         material: prim.material().index().map_or(0, |i| i + 1),
     })
+}
+
+/// Per-vertex tangents from UV derivatives, orthogonalised against the normal (Lengyel 2001).
+/// Deviation: glTF recommends MikkTSpace; for the UV layouts of product models the two agree
+/// to within the normal map's precision, and this needs no extra dependency.
+fn generate_tangents(
+    positions: &[Vec3],
+    normals: &[Vec3],
+    uvs: &[[f32; 2]],
+    indices: &[u32],
+) -> Vec<[f32; 4]> {
+    let mut tan = vec![Vec3::ZERO; positions.len()];
+    let mut bitan = vec![Vec3::ZERO; positions.len()];
+    for tri in indices.chunks_exact(3) {
+        let [a, b, c] = [tri[0], tri[1], tri[2]].map(|i| i as usize);
+        let (e1, e2) = (positions[b] - positions[a], positions[c] - positions[a]);
+        let (d1, d2) = (
+            glam::Vec2::from(uvs[b]) - glam::Vec2::from(uvs[a]),
+            glam::Vec2::from(uvs[c]) - glam::Vec2::from(uvs[a]),
+        );
+        let det = d1.x * d2.y - d2.x * d1.y;
+        if det.abs() < 1e-12 {
+            continue;
+        }
+        let t = (e1 * d2.y - e2 * d1.y) / det;
+        let bt = (e2 * d1.x - e1 * d2.x) / det;
+        for i in [a, b, c] {
+            tan[i] += t;
+            bitan[i] += bt;
+        }
+    }
+    (0..positions.len())
+        .map(|i| {
+            let n = normals[i];
+            let t = (tan[i] - n * n.dot(tan[i]))
+                .try_normalize()
+                .unwrap_or_else(|| n.any_orthonormal_vector());
+            let w = if n.cross(t).dot(bitan[i]) < 0.0 {
+                -1.0
+            } else {
+                1.0
+            };
+            [t.x, t.y, t.z, w]
+        })
+        .collect()
 }
 
 /// Area-weighted vertex normals for meshes that ship none.

@@ -1,13 +1,11 @@
-//! Contact shadow on the ground plane: the darkening right under and around the product's
-//! footprint that anchors it to the floor. Computed per pixel by casting the pixel's ray onto
-//! the plane and measuring its distance to the footprint rectangle.
+//! The product's footprint on the ground plane, from which the shadow catcher computes the
+//! contact shadow: the darkening right under and around the product that anchors it to the
+//! floor (evaluated per pixel in `catcher.wgsl`).
 
 use glam::{DMat4, DVec2, DVec3};
 
-use crate::core::CameraPose;
-
 /// The product's footprint on the ground plane.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Footprint {
     /// Centre of the footprint (world).
     pub centre_in_world: DVec3,
@@ -37,48 +35,4 @@ impl Footprint {
             normal_in_world,
         }
     }
-}
-
-/// Shadow strength at the footprint's centre (fraction of light removed).
-const CONTACT_STRENGTH: f64 = 0.55;
-/// Falloff distance relative to the footprint's smaller half size.
-const FALLOFF_REL: f64 = 1.5;
-
-/// Multiplicative shadow layer (255 = unshadowed) for one frame.
-pub fn contact_shadow(camera: &CameraPose, footprint: &Footprint) -> image::GrayImage {
-    let size = camera.intrinsics.size;
-    let world_from_cam = camera.world_from_cam;
-    let origin = camera.centre_in_world();
-    let falloff = FALLOFF_REL * footprint.half_extent.min_element().max(1e-9);
-    image::GrayImage::from_fn(size.width, size.height, |x, y| {
-        let ray_in_cam = camera
-            .intrinsics
-            .unproject(DVec2::new(f64::from(x), f64::from(y)));
-        let dir = world_from_cam.transform_vector3(ray_in_cam);
-        let occlusion =
-            hit_plane(origin, dir, footprint).map_or(0.0, |p| occlusion_at(p, footprint, falloff));
-        image::Luma([(255.0 * (1.0 - occlusion)).round() as u8])
-    })
-}
-
-fn hit_plane(origin: DVec3, dir: DVec3, fp: &Footprint) -> Option<DVec3> {
-    let denom = fp.normal_in_world.dot(dir);
-    if denom.abs() < 1e-12 {
-        return None;
-    }
-    let t = fp.normal_in_world.dot(fp.centre_in_world - origin) / denom;
-    (t > 0.0).then(|| origin + dir * t)
-}
-
-/// Soft occlusion: full strength well inside the footprint, fading to zero `falloff` outside.
-fn occlusion_at(p: DVec3, fp: &Footprint, falloff: f64) -> f64 {
-    let d = p - fp.centre_in_world;
-    let local = DVec2::new(
-        d.dot(fp.axes_in_world[0]).abs(),
-        d.dot(fp.axes_in_world[1]).abs(),
-    );
-    let outside = (local - fp.half_extent).max(DVec2::ZERO).length();
-    let inside = (fp.half_extent - local).min_element().max(0.0);
-    let t = ((outside - inside.min(falloff) * 0.5) / falloff + 0.5).clamp(0.0, 1.0);
-    CONTACT_STRENGTH * (1.0 - t * t * (3.0 - 2.0 * t))
 }

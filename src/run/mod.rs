@@ -10,116 +10,21 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use crate::cli::args::SchedulerArg;
-use crate::composite::{self, CompositeSettings, Harmonise, Patch};
+mod artefacts;
+mod config;
+
+pub use config::{FrameSelection, RefineMode, RunConfig};
+
+use crate::composite::{self, Patch};
 use crate::core::{
-    hash, report, CameraTrack, Error, Frame, FrameNr, FrameRange, FrameRate, Progress,
-    RenderLayers, Result, RunReport, StageClock,
+    hash, report, CameraTrack, Error, Frame, FrameNr, FrameRange, Progress, RenderLayers, Result,
+    RunReport, StageClock,
 };
-use crate::render::placement::{self, Placement, PlacementOptions};
+use crate::render::placement::{self, Placement};
 use crate::render::scene::ProductModel;
 use crate::render::RenderStage;
 use crate::video::{ClipSummary, Sink, SinkSettings, Source};
-use crate::workdir::{Artefact, ArtefactStore, WorkDir, TOOL_VERSION};
-
-/// How the composited product region is refined.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RefineMode {
-    /// Compositing with the given harmonisation only.
-    Composite(Harmonise),
-    /// Stable Diffusion refinement after a plain composite.
-    Diffusion,
-}
-
-/// Which frames a run computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct FrameSelection {
-    first: Option<u64>,
-    end: Option<u64>,
-}
-
-impl FrameSelection {
-    /// Parses `A..B`, `A..`, `..B` or nothing (all frames).
-    pub fn parse(spec: Option<&str>) -> Result<Self> {
-        let Some(spec) = spec else {
-            return Ok(Self {
-                first: None,
-                end: None,
-            });
-        };
-        let bad = || Error::InvalidArgument {
-            name: "--frames",
-            detail: format!("expected A..B (end exclusive), A.. or ..B, got \"{spec}\""),
-        };
-        let (a, b) = spec.split_once("..").ok_or_else(bad)?;
-        let num = |s: &str| -> Result<Option<u64>> {
-            if s.trim().is_empty() {
-                Ok(None)
-            } else {
-                s.trim().parse().map(Some).map_err(|_| bad())
-            }
-        };
-        Ok(Self {
-            first: num(a)?,
-            end: num(b)?,
-        })
-    }
-
-    /// The concrete range for a clip of `frame_count` frames.
-    pub fn resolve(self, frame_count: u64) -> Result<FrameRange> {
-        let range = FrameRange {
-            first: self.first.unwrap_or(0),
-            end: self.end.unwrap_or(frame_count),
-        };
-        if range.first >= range.end || range.end > frame_count {
-            return Err(Error::InvalidArgument {
-                name: "--frames",
-                detail: format!("{range} is outside the clip, which has frames 0..{frame_count}"),
-            });
-        }
-        Ok(range)
-    }
-}
-
-/// A validated run configuration (built by `cli::args`).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RunConfig {
-    /// Input video or image sequence.
-    pub input: PathBuf,
-    /// Product model.
-    pub model: PathBuf,
-    /// Output video or image sequence.
-    pub output: PathBuf,
-    /// Work directory.
-    pub workdir: PathBuf,
-    /// Camera track to import.
-    pub poses: Option<PathBuf>,
-    /// Frames to compute.
-    pub frames: FrameSelection,
-    /// Recompute selected frames regardless of the cache.
-    pub force: bool,
-    /// Refinement.
-    pub refine: RefineMode,
-    /// Compositing options.
-    pub composite: CompositeSettings,
-    /// Placement options.
-    pub placement: PlacementOptions,
-    /// Diffusion batch size, `None` for automatic.
-    pub batch_size: Option<u32>,
-    /// Diffusion steps.
-    pub steps: u32,
-    /// Diffusion strength.
-    pub strength: f64,
-    /// Diffusion scheduler.
-    pub scheduler: SchedulerArg,
-    /// Output CRF.
-    pub crf: u8,
-    /// Frame rate assumed for image-sequence input.
-    pub seq_rate: FrameRate,
-    /// Diffusion weights directory.
-    pub weights: Option<PathBuf>,
-}
+use crate::workdir::{ArtefactStore, WorkDir, TOOL_VERSION};
 
 /// What happens to one frame in this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +46,7 @@ struct Prepared {
     track: CameraTrack,
     model: ProductModel,
     placement: Placement,
+    render_options: crate::render::RenderOptions,
     render_key: String,
     composite_key: String,
     report: RunReport,
@@ -184,15 +90,6 @@ pub fn run(cfg: &RunConfig, progress: &dyn Progress) -> Result<RunReport> {
     p.report.peak_rss_bytes = report::peak_rss_bytes();
     write_report(&p.report, &cfg.output)?;
     Ok(p.report)
-}
-
-impl RunConfig {
-    fn output_exists(&self) -> bool {
-        match crate::video::image_seq::SeqPattern::parse(&self.output) {
-            Some(p) => p.path_of(0).is_file(),
-            None => self.output.is_file(),
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -252,6 +149,7 @@ fn prepare(cfg: &RunConfig, layers_dir: bool) -> Result<Prepared> {
         ("track", &hash::file_sha256(&workdir.file("track.json"))?),
         ("model", &hash::file_sha256(&cfg.model)?),
         ("placement", &json_string(&placement)),
+        ("render", &json_string(&cfg.render)),
     ]);
     let composite_key = hash::key_of(&[
         ("render", &render_key),
@@ -286,6 +184,7 @@ fn prepare(cfg: &RunConfig, layers_dir: bool) -> Result<Prepared> {
         track,
         model,
         placement,
+        render_options: cfg.render,
         render_key,
         composite_key,
         report,
@@ -356,6 +255,18 @@ fn output_key(p: &Prepared, cfg: &RunConfig, plans: &[FramePlan]) -> String {
     ])
 }
 
+/// Frames decoded together, rendered in one GPU submission and composited in parallel.
+const BATCH: usize = 8;
+
+/// What a batch of frames needs besides the frames themselves.
+struct BatchContext<'a> {
+    p: &'a Prepared,
+    cfg: &'a RunConfig,
+    plans: &'a [FramePlan],
+    renders: &'a ArtefactStore,
+    composites: &'a ArtefactStore,
+}
+
 /// Decodes, processes and encodes every frame in order.
 fn stream_frames(
     p: &mut Prepared,
@@ -366,44 +277,35 @@ fn stream_frames(
     progress: &dyn Progress,
 ) -> Result<()> {
     let (encoder_tx, encoder) = spawn_encoder(cfg, &p.clip, p.source.audio_path())?;
-    let decoded = p.source.spawn_decoder(4);
+    let decoded = p.source.spawn_decoder(BATCH);
     let mut renderer: Option<RenderStage> = None;
     let mut passthrough = 0_u64;
-    progress.begin("frames", p.clip.frame_count);
     let mut received = 0_u64;
-    for item in decoded {
-        let mut frame = item?;
-        received += 1;
-        let plan = plans
-            .get(frame.nr.0 as usize)
-            .cloned()
-            .unwrap_or(FramePlan::Passthrough);
-        let patch = match plan {
-            FramePlan::Compute => Some(compute_frame(
-                p,
-                cfg,
-                &frame,
-                stores,
-                &mut renderer,
-                clocks,
-            )?),
-            FramePlan::Reuse(key) => {
-                clocks.render.reused += 1;
-                clocks.composite.reused += 1;
-                Some(load_patch(stores.1, frame.nr, &key)?)
-            }
-            FramePlan::Passthrough => {
-                passthrough += 1;
-                None
-            }
+    progress.begin("frames", p.clip.frame_count);
+    {
+        let ctx = BatchContext {
+            p,
+            cfg,
+            plans,
+            renders: stores.0,
+            composites: stores.1,
         };
-        if let Some(patch) = patch {
-            patch.apply(&mut frame.rgb);
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut decoded = decoded.into_iter().peekable();
+        while let Some(item) = decoded.next() {
+            batch.push(item?);
+            received += 1;
+            if batch.len() == BATCH || decoded.peek().is_none() {
+                let frames = std::mem::take(&mut batch);
+                let n = frames.len() as u64;
+                let finished =
+                    process_batch(&ctx, frames, &mut renderer, clocks, &mut passthrough)?;
+                if finished.into_iter().any(|f| encoder_tx.send(f).is_err()) {
+                    break; // the encoder failed; its error is collected below
+                }
+                progress.advance("frames", n);
+            }
         }
-        if encoder_tx.send(frame).is_err() {
-            break; // the encoder failed; its error is collected below
-        }
-        progress.advance("frames", 1);
     }
     drop(encoder_tx);
     progress.finish("frames");
@@ -428,6 +330,127 @@ fn stream_frames(
         p.report.options["render_adapter"] = r.adapter().into();
     }
     Ok(())
+}
+
+/// Renders, composites and caches the frames of a batch that need it, applies every frame's
+/// patch (new or cached) and returns the finished frames in order.
+fn process_batch(
+    ctx: &BatchContext<'_>,
+    mut frames: Vec<Frame>,
+    renderer: &mut Option<RenderStage>,
+    clocks: &mut Clocks,
+    passthrough: &mut u64,
+) -> Result<Vec<Frame>> {
+    let plan_of = |f: &Frame| {
+        ctx.plans
+            .get(f.nr.0 as usize)
+            .cloned()
+            .unwrap_or(FramePlan::Passthrough)
+    };
+    let to_compute: Vec<&Frame> = frames
+        .iter()
+        .filter(|f| plan_of(f) == FramePlan::Compute)
+        .collect();
+    let layers = layers_for(
+        ctx.p,
+        ctx.cfg.force,
+        &to_compute,
+        ctx.renders,
+        renderer,
+        &mut clocks.render,
+    )?;
+    let settings = &ctx.cfg.composite;
+    let patches: Vec<Patch> = clocks.composite.time(|| {
+        use rayon::prelude::*;
+        to_compute
+            .par_iter()
+            .zip(&layers)
+            .map(|(f, l)| composite::composite(&f.rgb, l, f.nr, settings))
+            .collect()
+    });
+    for (frame, patch) in to_compute.iter().zip(&patches) {
+        ctx.composites
+            .store(frame.nr, &ctx.p.composite_key, &artefacts::of_patch(patch))?;
+    }
+    clocks.composite.processed += patches.len() as u64;
+    let mut computed = patches.into_iter();
+    for frame in &mut frames {
+        let patch = match plan_of(frame) {
+            FramePlan::Compute => computed.next(),
+            FramePlan::Reuse(key) => {
+                clocks.render.reused += 1;
+                clocks.composite.reused += 1;
+                Some(artefacts::load_patch(ctx.composites, frame.nr, &key)?)
+            }
+            FramePlan::Passthrough => {
+                *passthrough += 1;
+                None
+            }
+        };
+        if let Some(patch) = patch {
+            patch.apply(&mut frame.rgb);
+        }
+    }
+    Ok(frames)
+}
+
+/// The render layers of `frames`: from the cache where valid, the rest rendered in one batch
+/// (and cached).
+fn layers_for(
+    p: &Prepared,
+    force: bool,
+    frames: &[&Frame],
+    renders: &ArtefactStore,
+    renderer: &mut Option<RenderStage>,
+    clock: &mut StageClock,
+) -> Result<Vec<RenderLayers>> {
+    let mut layers: Vec<Option<RenderLayers>> = frames
+        .iter()
+        .map(|f| {
+            if force {
+                None
+            } else {
+                renders
+                    .load(f.nr, &p.render_key)
+                    .and_then(|a| artefacts::layers_of(&a))
+            }
+        })
+        .collect();
+    clock.reused += layers.iter().filter(|l| l.is_some()).count() as u64;
+    let missing: Vec<usize> = (0..frames.len()).filter(|&i| layers[i].is_none()).collect();
+    if !missing.is_empty() {
+        let jobs = missing
+            .iter()
+            .map(|&i| Ok((frames[i], pose_of(p, frames[i])?)))
+            .collect::<Result<Vec<_>>>()?;
+        let stage = match renderer {
+            Some(stage) => stage,
+            None => renderer.insert(RenderStage::new(
+                &p.model,
+                &p.placement,
+                &p.track.poses[0],
+                &p.render_options,
+                p.clip.size,
+            )?),
+        };
+        let rendered = clock.time(|| stage.render_batch(&jobs))?;
+        for (&i, l) in missing.iter().zip(rendered) {
+            renders.store(frames[i].nr, &p.render_key, &artefacts::of_layers(&l))?;
+            layers[i] = Some(l);
+        }
+        clock.processed += missing.len() as u64;
+    }
+    Ok(layers
+        .into_iter()
+        .map(|l| l.unwrap_or_else(RenderLayers::empty))
+        .collect())
+}
+
+fn pose_of<'a>(p: &'a Prepared, frame: &Frame) -> Result<&'a crate::core::CameraPose> {
+    p.track.pose(frame.nr).ok_or(Error::InvalidTrack {
+        detail: format!("no pose for frame {}", frame.nr),
+        path: p.workdir.file("track.json"),
+    })
 }
 
 type EncoderHandle = std::thread::JoinHandle<Result<(StageClock, Option<String>)>>;
@@ -471,148 +494,31 @@ fn spawn_encoder(
     Ok((tx, handle))
 }
 
-fn compute_frame(
-    p: &Prepared,
-    cfg: &RunConfig,
-    frame: &Frame,
-    (renders, composites): (&ArtefactStore, &ArtefactStore),
-    renderer: &mut Option<RenderStage>,
-    clocks: &mut Clocks,
-) -> Result<Patch> {
-    let cached = if cfg.force {
-        None
-    } else {
-        renders.load(frame.nr, &p.render_key)
-    };
-    let layers = match cached.and_then(|a| layers_of(&a)) {
-        Some(layers) => {
-            clocks.render.reused += 1;
-            layers
-        }
-        None => {
-            let layers = clocks.render.time(|| render_frame(p, frame, renderer))?;
-            renders.store(frame.nr, &p.render_key, &artefact_of_layers(&layers))?;
-            clocks.render.processed += 1;
-            layers
-        }
-    };
-    let patch = clocks
-        .composite
-        .time(|| composite::composite(&frame.rgb, &layers, frame.nr, &cfg.composite));
-    let images = if patch.rgb.width() == 0 {
-        Vec::new()
-    } else {
-        vec![("patch".into(), patch.rgb.clone().into())]
-    };
-    composites.store(
-        frame.nr,
-        &p.composite_key,
-        &Artefact {
-            origin_px: patch.origin_px,
-            images,
-        },
-    )?;
-    clocks.composite.processed += 1;
-    Ok(patch)
-}
-
-fn render_frame(
-    p: &Prepared,
-    frame: &Frame,
-    renderer: &mut Option<RenderStage>,
-) -> Result<RenderLayers> {
-    let pose = p.track.pose(frame.nr).ok_or(Error::InvalidTrack {
-        detail: format!("no pose for frame {}", frame.nr),
-        path: p.workdir.file("track.json"),
-    })?;
-    if renderer.is_none() {
-        *renderer = Some(RenderStage::new(&p.model, &p.placement, p.clip.size)?);
-    }
-    match renderer {
-        Some(r) => r.render(frame, pose),
-        None => Err(Error::Render {
-            detail: "renderer unavailable".into(),
-        }),
-    }
-}
-
-/// Layers as an artefact; a frame without the product stores no images.
-fn artefact_of_layers(l: &RenderLayers) -> Artefact {
-    let images = if l.is_empty() {
-        Vec::new()
-    } else {
-        vec![
-            ("rgba".into(), l.rgba.clone().into()),
-            ("shadow".into(), l.shadow.clone().into()),
-        ]
-    };
-    Artefact {
-        origin_px: l.origin_px,
-        images,
-    }
-}
-
-fn layers_of(a: &Artefact) -> Option<RenderLayers> {
-    if a.images.is_empty() {
-        return Some(RenderLayers::empty());
-    }
-    let find = |name: &str| a.images.iter().find(|(n, _)| n == name).map(|(_, img)| img);
-    Some(RenderLayers {
-        origin_px: a.origin_px,
-        rgba: find("rgba")?.to_rgba8(),
-        shadow: find("shadow")?.to_luma8(),
-    })
-}
-
-fn load_patch(store: &ArtefactStore, nr: FrameNr, key: &str) -> Result<Patch> {
-    let artefact = store.load(nr, key).ok_or_else(|| Error::WorkDir {
-        detail: format!("cached result of frame {nr} vanished or is damaged; run again"),
-        path: PathBuf::from(format!("frames/composite/{}", nr.stem())),
-    })?;
-    let rgb = artefact
-        .images
-        .first()
-        .map(|(_, img)| img.to_rgb8())
-        .unwrap_or_default();
-    Ok(Patch {
-        origin_px: artefact.origin_px,
-        rgb,
-    })
-}
-
-/// `vanelia render`: writes each selected frame's layers (`<nr>.rgba.png`, premultiplied, and
-/// `<nr>.shadow.png`, multiplicative) into the `--output` directory.
+/// `vanelia render`: writes each selected frame's layers (`<nr>.rgba.png`, premultiplied;
+/// `<nr>.shadow.png`, multiplicative; `<nr>.mask.png`; `<nr>.depth.png`, 16-bit millimetres)
+/// into the `--output` directory.
 pub fn render_layers(cfg: &RunConfig, progress: &dyn Progress) -> Result<RunReport> {
     let mut p = prepare(cfg, true)?;
     let renders = p.workdir.stage("render")?;
     let mut clock = StageClock::new("render");
     let mut renderer: Option<RenderStage> = None;
     progress.begin("render", p.range.len());
-    for item in p.source.spawn_decoder(4) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut decoded = p.source.spawn_decoder(BATCH).into_iter().peekable();
+    while let Some(item) = decoded.next() {
         let frame = item?;
-        if !p.range.contains(frame.nr) {
-            continue;
+        if p.range.contains(frame.nr) {
+            batch.push(frame);
         }
-        let cached = if cfg.force {
-            None
-        } else {
-            renders.load(frame.nr, &p.render_key)
-        };
-        let artefact = match cached {
-            Some(a) => {
-                clock.reused += 1;
-                a
+        if batch.len() == BATCH || (decoded.peek().is_none() && !batch.is_empty()) {
+            let frames: Vec<&Frame> = batch.iter().collect();
+            let layers = layers_for(&p, cfg.force, &frames, &renders, &mut renderer, &mut clock)?;
+            for (frame, l) in frames.iter().zip(&layers) {
+                artefacts::write_full_layers(&cfg.output, frame.nr, l, p.clip.size)?;
             }
-            None => {
-                let layers = clock.time(|| render_frame(&p, &frame, &mut renderer))?;
-                let a = artefact_of_layers(&layers);
-                renders.store(frame.nr, &p.render_key, &a)?;
-                clock.processed += 1;
-                a
-            }
-        };
-        write_full_layers(&cfg.output, frame.nr, &artefact, p.clip.size)?;
-        progress.advance("render", 1);
+            progress.advance("render", frames.len() as u64);
+            batch.clear();
+        }
     }
     progress.finish("render");
     p.report.stages = vec![clock.report()];
@@ -620,38 +526,6 @@ pub fn render_layers(cfg: &RunConfig, progress: &dyn Progress) -> Result<RunRepo
     p.report.peak_rss_bytes = report::peak_rss_bytes();
     write_json(&cfg.output.join("report.json"), &p.report)?;
     Ok(p.report)
-}
-
-/// Expands a cropped artefact to full-frame PNGs.
-fn write_full_layers(
-    dir: &Path,
-    nr: FrameNr,
-    a: &Artefact,
-    size: crate::core::FrameSize,
-) -> Result<()> {
-    for (name, img) in &a.images {
-        let mut full = match img {
-            image::DynamicImage::ImageLuma8(_) => image::DynamicImage::ImageLuma8(
-                image::GrayImage::from_pixel(size.width, size.height, image::Luma([255])),
-            ),
-            _ => image::DynamicImage::ImageRgba8(image::RgbaImage::new(size.width, size.height)),
-        };
-        image::imageops::replace(
-            &mut full,
-            img,
-            i64::from(a.origin_px[0]),
-            i64::from(a.origin_px[1]),
-        );
-        let path = dir.join(format!("{}.{name}.png", nr.stem()));
-        let tmp = crate::core::atomic::temp_path(&path);
-        full.save(&tmp).map_err(|source| Error::Image {
-            op: "write",
-            path: tmp.clone(),
-            source,
-        })?;
-        crate::core::atomic::commit(&tmp, &path)?;
-    }
-    Ok(())
 }
 
 fn json_string<T: serde::Serialize>(v: &T) -> String {
@@ -677,36 +551,4 @@ pub fn report_path(output: &Path) -> PathBuf {
 
 fn write_report(report: &RunReport, output: &Path) -> Result<()> {
     write_json(&report_path(output), report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frame_selection_parses_and_checks_bounds() {
-        let all = FrameSelection::parse(None).unwrap();
-        assert_eq!(all.resolve(48).unwrap(), FrameRange { first: 0, end: 48 });
-        let r = FrameSelection::parse(Some("10..20")).unwrap();
-        assert_eq!(r.resolve(48).unwrap(), FrameRange { first: 10, end: 20 });
-        assert_eq!(
-            FrameSelection::parse(Some("40.."))
-                .unwrap()
-                .resolve(48)
-                .unwrap()
-                .len(),
-            8
-        );
-        assert!(FrameSelection::parse(Some("5")).is_err());
-        let e = FrameSelection::parse(Some("40..60"))
-            .unwrap()
-            .resolve(48)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("frames 0..48"), "{e}");
-        assert!(FrameSelection::parse(Some("20..10"))
-            .unwrap()
-            .resolve(48)
-            .is_err());
-    }
 }
