@@ -264,3 +264,87 @@ fn zero_frame_video() {
         "{err}"
     );
 }
+
+fn plain_material() -> serde_json::Value {
+    serde_json::json!({"pbrMetallicRoughness": {"metallicFactor": 0.0}})
+}
+
+#[test]
+fn model_without_meshes() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.gltf");
+    std::fs::write(&empty, r#"{"asset":{"version":"2.0"},"scene":0,"scenes":[{"nodes":[0]}],"nodes":[{"name":"nothing"}]}"#).unwrap();
+    fails_naming(
+        dir.path(),
+        &[("--model", &empty)],
+        &empty,
+        "no triangle meshes",
+    );
+}
+
+#[test]
+fn model_with_a_missing_texture() {
+    let dir = tempfile::tempdir().unwrap();
+    let material = serde_json::json!({"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}});
+    let model = crate::util::write_gltf(
+        dir.path(),
+        "tex.gltf",
+        &crate::util::box_mesh([0.1; 3]),
+        material,
+        |doc| {
+            doc["textures"] = serde_json::json!([{"source": 0}]);
+            doc["images"] = serde_json::json!([{"uri": "label.png"}]);
+        },
+    );
+    fails_naming(
+        dir.path(),
+        &[("--model", &model)],
+        &model,
+        "not a valid gltf",
+    );
+}
+
+#[test]
+fn model_with_an_undecodable_texture() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("label.png"), b"not a png").unwrap();
+    let material = serde_json::json!({"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}});
+    let model = crate::util::write_gltf(
+        dir.path(),
+        "tex.gltf",
+        &crate::util::box_mesh([0.1; 3]),
+        material,
+        |doc| {
+            doc["textures"] = serde_json::json!([{"source": 0}]);
+            doc["images"] = serde_json::json!([{"uri": "label.png"}]);
+        },
+    );
+    fails_naming(
+        dir.path(),
+        &[("--model", &model)],
+        &model,
+        "cannot use product model",
+    );
+}
+
+#[test]
+fn model_with_nan_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mesh = crate::util::box_mesh([0.1; 3]);
+    mesh.positions[4] = f32::NAN;
+    let model = crate::util::write_gltf(dir.path(), "nan.gltf", &mesh, plain_material(), |_| {});
+    fails_naming(dir.path(), &[("--model", &model)], &model, "nan");
+}
+
+#[test]
+fn model_of_absurd_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = crate::util::write_gltf(
+        dir.path(),
+        "huge.gltf",
+        &crate::util::box_mesh([5.0e4; 3]),
+        plain_material(),
+        |_| {},
+    );
+    fails_naming(dir.path(), &[("--model", &model)], &model, "absurd size");
+}

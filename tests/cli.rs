@@ -3,6 +3,8 @@ use std::time::{Duration, Instant};
 use vanelia::core::FrameRate;
 use vanelia::video::Source;
 
+use image::GenericImageView as _;
+
 use crate::util::{assert_ok, decode_all, demo_run, report, stage_counts};
 
 #[test]
@@ -152,4 +154,63 @@ fn output_does_not_depend_on_seedless_state() {
         decode_all(&c)[..4],
         "the seed must change the grain"
     );
+}
+
+#[test]
+fn scene_depth_hides_the_product_behind_nearer_geometry() {
+    let dir = tempfile::tempdir().unwrap();
+    // A wall 1 m in front of the camera covers the left half of every frame; the right half
+    // has no depth (0 = unknown).
+    let depth = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_fn(640, 360, |x, _| {
+        image::Luma([if x < 320 { 1000 } else { 0 }])
+    });
+    depth.save(dir.path().join("wall.png")).unwrap();
+    let poses = crate::util::edited_demo_poses(dir.path(), "poses.json", |j| {
+        for f in j["frames"].as_array_mut().unwrap() {
+            f["depth"] = "wall.png".into();
+        }
+    });
+    let (with, without) = (
+        dir.path().join("with/%06d.png"),
+        dir.path().join("without/%06d.png"),
+    );
+    let args = ["--refine", "none", "--frames", "0..4"];
+    assert_ok(&crate::util::run_on(
+        dir.path(),
+        &crate::util::asset("demo.mp4"),
+        &poses,
+        &with,
+        &args,
+    ));
+    assert_ok(&demo_run(dir.path(), &without, &args));
+    let source = decode_all(&crate::util::asset("demo.mp4"));
+    let (with, without) = (decode_all(&with), decode_all(&without));
+    for i in 0..4 {
+        let mut product_right = 0;
+        for (x, y, p) in with[i].enumerate_pixels() {
+            if x < 317 {
+                assert_eq!(
+                    p,
+                    source[i].get_pixel(x, y),
+                    "frame {i}: product visible through the wall at ({x}, {y})"
+                );
+            } else if x > 323 {
+                assert_eq!(
+                    p,
+                    without[i].get_pixel(x, y),
+                    "frame {i}: right half changed at ({x}, {y})"
+                );
+                product_right += usize::from(p != source[i].get_pixel(x, y));
+            }
+        }
+        assert!(
+            product_right > 100,
+            "frame {i}: the product should still show right of the wall"
+        );
+        assert_ne!(
+            without[i].view(0, 0, 317, 360).to_image(),
+            source[i].view(0, 0, 317, 360).to_image(),
+            "frame {i}: the product should reach into the left half"
+        );
+    }
 }

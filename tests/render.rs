@@ -4,87 +4,18 @@ use vanelia::render::raster::{FrameImages, GroundSetup, Lighting, Rasterizer};
 use vanelia::render::scene::ProductModel;
 use vanelia::render::shadow::Footprint;
 
-/// An axis-aligned box of `half` extents centred at the origin (24 vertices, per-face normals
-/// and UVs), as a .gltf with an embedded buffer and the given material JSON.
 fn box_gltf(
     dir: &std::path::Path,
     half: [f32; 3],
     material: serde_json::Value,
 ) -> std::path::PathBuf {
-    let faces: [([f32; 3], [f32; 3], [f32; 3]); 6] = [
-        ([0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]),
-        ([0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]),
-        ([1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]),
-        ([-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]),
-        ([0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]),
-        ([0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]),
-    ];
-    let (mut pos, mut nrm, mut uv, mut idx) = (
-        Vec::<f32>::new(),
-        Vec::<f32>::new(),
-        Vec::<f32>::new(),
-        Vec::<u16>::new(),
-    );
-    for (n, u, v) in faces {
-        let base = (pos.len() / 3) as u16;
-        for (su, sv) in [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)] {
-            pos.extend((0..3).map(|k| (n[k] + su * u[k] + sv * v[k]) * half[k]));
-            nrm.extend(n);
-            uv.extend([(su + 1.0) / 2.0, 1.0 - (sv + 1.0) / 2.0]);
-        }
-        idx.extend([base, base + 1, base + 2, base, base + 2, base + 3]);
-    }
-    let mut bin: Vec<u8> = Vec::new();
-    let mut views = Vec::new();
-    for chunk in [
-        bytemuck::cast_slice::<f32, u8>(&pos),
-        bytemuck::cast_slice(&nrm),
-        bytemuck::cast_slice(&uv),
-        bytemuck::cast_slice(&idx),
-    ] {
-        views.push(
-            serde_json::json!({"buffer": 0, "byteOffset": bin.len(), "byteLength": chunk.len()}),
-        );
-        bin.extend_from_slice(chunk);
-        while !bin.len().is_multiple_of(4) {
-            bin.push(0);
-        }
-    }
-    let n = pos.len() / 3;
-    let doc = serde_json::json!({
-        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
-        "meshes": [{"primitives": [{"attributes": {"POSITION": 0, "NORMAL": 1, "TEXCOORD_0": 2}, "indices": 3, "material": 0}]}],
-        "materials": [material],
-        "accessors": [
-            {"bufferView": 0, "componentType": 5126, "count": n, "type": "VEC3", "min": half.map(|h| -h), "max": half},
-            {"bufferView": 1, "componentType": 5126, "count": n, "type": "VEC3"},
-            {"bufferView": 2, "componentType": 5126, "count": n, "type": "VEC2"},
-            {"bufferView": 3, "componentType": 5123, "count": idx.len(), "type": "SCALAR"}],
-        "bufferViews": views,
-        "buffers": [{"byteLength": bin.len(), "uri": format!("data:application/octet-stream;base64,{}", base64(&bin))}]
-    });
-    let path = dir.join("box.gltf");
-    std::fs::write(&path, doc.to_string()).unwrap();
-    path
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    bytes
-        .chunks(3)
-        .flat_map(|c| {
-            let n = (u32::from(c[0]) << 16)
-                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-                | u32::from(*c.get(2).unwrap_or(&0));
-            (0..4).map(move |i| {
-                if i <= c.len() {
-                    T[(n >> (18 - 6 * i) & 63) as usize] as char
-                } else {
-                    '='
-                }
-            })
-        })
-        .collect()
+    crate::util::write_gltf(
+        dir,
+        "box.gltf",
+        &crate::util::box_mesh(half),
+        material,
+        |_| {},
+    )
 }
 
 fn opaque() -> serde_json::Value {

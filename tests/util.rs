@@ -125,3 +125,120 @@ pub fn ffmpeg(args: &[&str]) {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// Triangle mesh data for test glTF files.
+pub struct MeshSpec {
+    pub positions: Vec<f32>,
+    pub normals: Vec<f32>,
+    pub uvs: Vec<f32>,
+    pub indices: Vec<u16>,
+}
+
+/// An axis-aligned box of `half` extents centred at the origin (24 vertices, per-face normals
+/// and UVs with v down, as glTF).
+pub fn box_mesh(half: [f32; 3]) -> MeshSpec {
+    let faces: [([f32; 3], [f32; 3], [f32; 3]); 6] = [
+        ([0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]),
+        ([0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]),
+        ([1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]),
+        ([-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]),
+        ([0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]),
+        ([0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]),
+    ];
+    let mut m = MeshSpec {
+        positions: vec![],
+        normals: vec![],
+        uvs: vec![],
+        indices: vec![],
+    };
+    for (n, u, v) in faces {
+        let base = (m.positions.len() / 3) as u16;
+        for (su, sv) in [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)] {
+            m.positions
+                .extend((0..3).map(|k| (n[k] + su * u[k] + sv * v[k]) * half[k]));
+            m.normals.extend(n);
+            m.uvs.extend([(su + 1.0) / 2.0, 1.0 - (sv + 1.0) / 2.0]);
+        }
+        m.indices
+            .extend([base, base + 1, base + 2, base, base + 2, base + 3]);
+    }
+    m
+}
+
+/// Writes `mesh` with `material` as a .gltf with an embedded buffer; `edit` may change the
+/// document before it is written.
+pub fn write_gltf(
+    dir: &Path,
+    name: &str,
+    mesh: &MeshSpec,
+    material: serde_json::Value,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> PathBuf {
+    let mut bin: Vec<u8> = Vec::new();
+    let mut views = Vec::new();
+    let chunks: [&[u8]; 4] = [
+        bytemuck::cast_slice(&mesh.positions),
+        bytemuck::cast_slice(&mesh.normals),
+        bytemuck::cast_slice(&mesh.uvs),
+        bytemuck::cast_slice(&mesh.indices),
+    ];
+    for chunk in chunks {
+        views.push(
+            serde_json::json!({"buffer": 0, "byteOffset": bin.len(), "byteLength": chunk.len()}),
+        );
+        bin.extend_from_slice(chunk);
+        while !bin.len().is_multiple_of(4) {
+            bin.push(0);
+        }
+    }
+    let n = mesh.positions.len() / 3;
+    let finite = |k: usize| {
+        mesh.positions
+            .iter()
+            .skip(k)
+            .step_by(3)
+            .copied()
+            .filter(|v| v.is_finite())
+    };
+    let min: Vec<f32> = (0..3)
+        .map(|k| finite(k).fold(f32::INFINITY, f32::min))
+        .collect();
+    let max: Vec<f32> = (0..3)
+        .map(|k| finite(k).fold(f32::NEG_INFINITY, f32::max))
+        .collect();
+    let mut doc = serde_json::json!({
+        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0, "NORMAL": 1, "TEXCOORD_0": 2}, "indices": 3, "material": 0}]}],
+        "materials": [material],
+        "accessors": [
+            {"bufferView": 0, "componentType": 5126, "count": n, "type": "VEC3", "min": min, "max": max},
+            {"bufferView": 1, "componentType": 5126, "count": n, "type": "VEC3"},
+            {"bufferView": 2, "componentType": 5126, "count": n, "type": "VEC2"},
+            {"bufferView": 3, "componentType": 5123, "count": mesh.indices.len(), "type": "SCALAR"}],
+        "bufferViews": views,
+        "buffers": [{"byteLength": bin.len(), "uri": format!("data:application/octet-stream;base64,{}", base64(&bin))}]
+    });
+    edit(&mut doc);
+    let path = dir.join(name);
+    std::fs::write(&path, doc.to_string()).unwrap();
+    path
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    bytes
+        .chunks(3)
+        .flat_map(|c| {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            (0..4).map(move |i| {
+                if i <= c.len() {
+                    T[(n >> (18 - 6 * i) & 63) as usize] as char
+                } else {
+                    '='
+                }
+            })
+        })
+        .collect()
+}

@@ -10,7 +10,7 @@
 
 use crate::core::noise::FrameRng;
 
-use super::filter::Plane;
+use crate::core::filter::Plane;
 
 /// Strengths of the classic harmonisation.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]

@@ -4,7 +4,6 @@
 //! the frame stays byte-identical to the source.
 
 pub mod classic;
-pub mod filter;
 
 use image::RgbImage;
 use serde::Serialize;
@@ -13,8 +12,8 @@ use crate::core::color;
 use crate::core::noise::FrameRng;
 use crate::core::{FrameNr, RenderLayers};
 
+use crate::core::filter::Plane;
 use classic::ClassicSettings;
-use filter::Plane;
 
 /// How the composite is refined before it is written.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -6,6 +6,7 @@ pub mod atomic;
 pub mod camera;
 pub mod color;
 pub mod error;
+pub mod filter;
 pub mod frame;
 pub mod hash;
 pub mod layers;

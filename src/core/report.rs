@@ -103,6 +103,8 @@ pub struct RunReport {
     pub output_written: bool,
     /// Product placement in world coordinates, when a product was rendered.
     pub placement: Option<serde_json::Value>,
+    /// The product model: bounds in metres, triangles, materials.
+    pub model: Option<serde_json::Value>,
     /// Peak resident set size of the process in bytes.
     pub peak_rss_bytes: u64,
     /// Recoverable problems.

@@ -6,14 +6,17 @@
 //!   "width": 640, "height": 360,
 //!   "frames": [ { "frame": 0, "world_from_cam": [[r00,r01,r02,tx],[..],[..],[0,0,0,1]],
 //!                 "fx": 500.0, "fy": 500.0, "cx": 319.5, "cy": 179.5 } ],
-//!   "points": [[x, y, z]], "point_confidences": [1.0] }
+//!   "points": [[x, y, z]], "point_confidences": [1.0],
+//!   "depth_unit_m": 0.001 }
 //! ```
 //! `world_from_cam` is row-major and maps camera coordinates (x right, y down, z forward) to
 //! world coordinates; intrinsics are in pixels of the decoded (upright) frame with pixel centres
 //! at integer coordinates. `points` are optional scene points in world coordinates, used for
-//! ground-plane placement.
+//! ground-plane placement. A frame may name a scene depth map (`"depth": "depth/000000.png"`,
+//! relative to the poses file; 16-bit, z along the camera axis in `depth_unit_m`, 0 = unknown),
+//! used to hide the product behind nearer scene geometry.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use glam::{DMat3, DMat4, DVec3, DVec4};
 use serde::{Deserialize, Serialize};
@@ -47,6 +50,68 @@ pub struct CameraTrack {
     pub poses: Vec<CameraPose>,
     /// Optional scene points.
     pub points: Vec<ScenePoint>,
+    /// Optional per-frame scene depth maps.
+    pub scene_depth: SceneDepth,
+}
+
+/// Per-frame scene depth maps named by a track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SceneDepth {
+    /// Depth map of frame `i` at index `i` (empty when the track has none).
+    pub paths: Vec<Option<PathBuf>>,
+    /// Metres per unit of the stored values.
+    pub unit_m: f64,
+}
+
+impl Default for SceneDepth {
+    fn default() -> Self {
+        Self {
+            paths: Vec::new(),
+            unit_m: DEFAULT_DEPTH_UNIT_M,
+        }
+    }
+}
+
+/// Depth maps are millimetres unless the file says otherwise.
+const DEFAULT_DEPTH_UNIT_M: f64 = 0.001;
+
+impl SceneDepth {
+    /// Loads frame `nr`'s depth map in metres (`inf` where unknown), resized (nearest) to
+    /// `size`; `None` when the frame has none.
+    pub fn load(&self, nr: FrameNr, size: FrameSize) -> Result<Option<super::DepthImage>> {
+        let Some(Some(path)) = usize::try_from(nr.0).ok().and_then(|i| self.paths.get(i)) else {
+            return Ok(None);
+        };
+        let img = image::open(path)
+            .map_err(|e| Error::InvalidTrack {
+                detail: format!("frame {nr}: cannot read its depth map ({e})"),
+                path: path.clone(),
+            })?
+            .to_luma16();
+        let img = if img.dimensions() == (size.width, size.height) {
+            img
+        } else {
+            image::imageops::resize(
+                &img,
+                size.width,
+                size.height,
+                image::imageops::FilterType::Nearest,
+            )
+        };
+        let unit = self.unit_m as f32;
+        Ok(Some(super::DepthImage::from_fn(
+            size.width,
+            size.height,
+            |x, y| {
+                let v = img.get_pixel(x, y)[0];
+                image::Luma([if v == 0 {
+                    f32::INFINITY
+                } else {
+                    f32::from(v) * unit
+                }])
+            },
+        )))
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -62,6 +127,8 @@ struct TrackJson {
     points: Vec<[f64; 3]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     point_confidences: Option<Vec<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    depth_unit_m: Option<f64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -73,6 +140,8 @@ struct FrameJson {
     fy: f64,
     cx: f64,
     cy: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    depth: Option<PathBuf>,
 }
 
 impl CameraTrack {
@@ -94,7 +163,8 @@ impl CameraTrack {
             detail: format!("not a valid poses JSON document ({e})"),
             path: path.into(),
         })?;
-        from_json(json).map_err(|detail| Error::InvalidTrack {
+        let base = path.parent().unwrap_or(Path::new("."));
+        from_json(json, base).map_err(|detail| Error::InvalidTrack {
             detail,
             path: path.into(),
         })
@@ -138,7 +208,7 @@ impl CameraTrack {
     }
 }
 
-fn from_json(json: TrackJson) -> std::result::Result<CameraTrack, String> {
+fn from_json(json: TrackJson, base: &Path) -> std::result::Result<CameraTrack, String> {
     if json.format != TRACK_FORMAT || json.version != TRACK_VERSION {
         return Err(format!(
             "expected format \"{TRACK_FORMAT}\" version {TRACK_VERSION}, found \"{}\" version {}",
@@ -169,11 +239,49 @@ fn from_json(json: TrackJson) -> std::result::Result<CameraTrack, String> {
         .map(|(i, f)| pose_from_json(i as u64, f, size))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let points = points_from_json(&json.points, json.point_confidences.as_deref())?;
+    let scene_depth = depth_from_json(&frames, json.depth_unit_m, base)?;
     Ok(CameraTrack {
         size,
         poses,
         points,
+        scene_depth,
     })
+}
+
+fn depth_from_json(
+    frames: &[FrameJson],
+    unit_m: Option<f64>,
+    base: &Path,
+) -> std::result::Result<SceneDepth, String> {
+    let unit_m = unit_m.unwrap_or(DEFAULT_DEPTH_UNIT_M);
+    if !(unit_m.is_finite() && unit_m > 0.0) {
+        return Err(format!("depth_unit_m must be positive, got {unit_m}"));
+    }
+    if frames.iter().all(|f| f.depth.is_none()) {
+        return Ok(SceneDepth {
+            paths: Vec::new(),
+            unit_m,
+        });
+    }
+    let paths = frames
+        .iter()
+        .map(|f| match &f.depth {
+            Some(p) => {
+                let full = base.join(p);
+                if full.is_file() {
+                    Ok(Some(full))
+                } else {
+                    Err(format!(
+                        "frame {}: depth map {} not found",
+                        f.frame,
+                        full.display()
+                    ))
+                }
+            }
+            None => Ok(None),
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(SceneDepth { paths, unit_m })
 }
 
 fn pose_from_json(
@@ -260,6 +368,13 @@ fn to_json(track: &CameraTrack) -> TrackJson {
             fy: p.intrinsics.focal_px[1],
             cx: p.intrinsics.principal_px[0],
             cy: p.intrinsics.principal_px[1],
+            depth: track
+                .scene_depth
+                .paths
+                .get(i)
+                .cloned()
+                .flatten()
+                .map(|d| absolute(&d)),
         })
         .collect();
     let confidences: Vec<f64> = track.points.iter().map(|p| p.confidence).collect();
@@ -276,7 +391,14 @@ fn to_json(track: &CameraTrack) -> TrackJson {
             .map(|p| p.point_in_world.to_array())
             .collect(),
         point_confidences: (!confidences.is_empty()).then_some(confidences),
+        depth_unit_m: (!track.scene_depth.paths.is_empty()).then_some(track.scene_depth.unit_m),
     }
+}
+
+/// Depth paths are written absolute, so a copied track (e.g. into the work directory) still
+/// finds them.
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 #[cfg(test)]
@@ -310,6 +432,7 @@ mod tests {
             size,
             poses,
             points,
+            scene_depth: SceneDepth::default(),
         }
     }
 

@@ -9,6 +9,7 @@
 
 pub mod lighting;
 pub mod material;
+pub mod occlusion;
 pub mod placement;
 pub mod raster;
 pub mod scene;
@@ -16,7 +17,7 @@ pub mod shadow;
 
 use glam::DVec3;
 
-use crate::core::{CameraPose, Frame, FrameSize, RenderLayers, Result};
+use crate::core::{CameraPose, DepthImage, Frame, FrameSize, RenderLayers, Result};
 
 use placement::Placement;
 use raster::{GroundSetup, Rasterizer};
@@ -40,6 +41,17 @@ pub struct RenderOptions {
 pub struct RenderStage {
     raster: Rasterizer,
     anchor_in_world: DVec3,
+    ground: occlusion::Ground,
+}
+
+/// One frame to render.
+pub struct RenderJob<'a> {
+    /// The background frame (for the ambient light).
+    pub frame: &'a Frame,
+    /// Its camera.
+    pub camera: &'a CameraPose,
+    /// Scene depth in metres along the camera axis, when the track has it.
+    pub scene_depth_m: Option<DepthImage>,
 }
 
 impl RenderStage {
@@ -65,9 +77,14 @@ impl RenderStage {
             contact_strength: CONTACT_STRENGTH,
         };
         let raster = Rasterizer::new(model, world_from_object, &ground, size)?;
+        let ground = occlusion::Ground {
+            point_in_world: ground.plane_point_in_world,
+            normal_in_world: up,
+        };
         Ok(Self {
             raster,
             anchor_in_world: anchor,
+            ground,
         })
     }
 
@@ -77,25 +94,33 @@ impl RenderStage {
     }
 
     /// Renders the product into each frame's camera (one GPU submission per
-    /// [`raster::MAX_BATCH`] frames); each frame provides its own ambient light.
-    pub fn render_batch(&mut self, frames: &[(&Frame, &CameraPose)]) -> Result<Vec<RenderLayers>> {
-        let jobs: Vec<_> = frames
+    /// [`raster::MAX_BATCH`] frames); each frame provides its own ambient light, and its scene
+    /// depth (if any) hides the product behind nearer geometry.
+    pub fn render_batch(&mut self, jobs: &[RenderJob<'_>]) -> Result<Vec<RenderLayers>> {
+        let gpu_jobs: Vec<_> = jobs
             .iter()
-            .map(|(frame, camera)| {
-                let distance = (self.anchor_in_world - camera.centre_in_world())
+            .map(|j| {
+                let distance = (self.anchor_in_world - j.camera.centre_in_world())
                     .length()
                     .max(1e-6);
                 (
-                    **camera,
+                    *j.camera,
                     [distance * 0.01, distance * 1000.0],
-                    lighting::estimate(&frame.rgb, camera),
+                    lighting::estimate(&j.frame.rgb, j.camera),
                 )
             })
             .collect();
-        let images = self.raster.render_batch(&jobs)?;
+        let images = self.raster.render_batch(&gpu_jobs)?;
         Ok(images
             .iter()
-            .map(|i| RenderLayers::cropped(&i.rgba, &i.shadow, &i.mask, &i.depth_m))
+            .zip(jobs)
+            .map(|(i, job)| {
+                let mut layers = RenderLayers::cropped(&i.rgba, &i.shadow, &i.mask, &i.depth_m);
+                if let Some(depth) = &job.scene_depth_m {
+                    occlusion::apply(&mut layers, depth, job.camera, &self.ground);
+                }
+                layers
+            })
             .collect())
     }
 }

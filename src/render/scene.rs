@@ -103,6 +103,7 @@ impl ProductModel {
             return Err(bad("the scene has no triangle meshes".into()));
         }
         let (bbox_min, bbox_max) = bounds(&meshes);
+        check_extent(bbox_max - bbox_min).map_err(bad)?;
         Ok(Self {
             meshes,
             materials,
@@ -115,6 +116,18 @@ impl ProductModel {
     /// Size of the bounding box in metres.
     pub fn extent_m(&self) -> Vec3 {
         self.bbox_max - self.bbox_min
+    }
+
+    /// A summary for the run report: bounds in metres, triangles, materials.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "bbox_min_m": self.bbox_min.to_array(),
+            "bbox_max_m": self.bbox_max.to_array(),
+            "extent_m": self.extent_m().to_array(),
+            "triangles": self.triangle_count(),
+            "materials": self.materials.len() - 1,
+            "textures": self.textures.len(),
+        })
     }
 
     /// Total number of triangles.
@@ -154,6 +167,24 @@ fn check_required_extensions(bytes: &[u8]) -> std::result::Result<(), String> {
         )),
         None => Ok(()),
     }
+}
+
+/// Largest plausible product size; bigger usually means wrong units or a scene, not a product.
+const MAX_EXTENT_M: f32 = 1.0e4;
+/// Smallest plausible product size.
+const MIN_EXTENT_M: f32 = 1.0e-6;
+
+fn check_extent(extent: Vec3) -> std::result::Result<(), String> {
+    let size = extent.max_element();
+    if !size.is_finite() || size < MIN_EXTENT_M {
+        return Err("the model is degenerate (all vertices at one point)".into());
+    }
+    if size > MAX_EXTENT_M {
+        return Err(format!(
+            "the model is {size:.0} m across, an absurd size for a product; check the export units (glTF is in metres)"
+        ));
+    }
+    Ok(())
 }
 
 fn check_texture_indices(materials: &[Material], images: usize) -> std::result::Result<(), String> {

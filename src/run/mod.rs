@@ -22,7 +22,7 @@ use crate::core::{
 };
 use crate::render::placement::{self, Placement};
 use crate::render::scene::ProductModel;
-use crate::render::RenderStage;
+use crate::render::{RenderJob, RenderStage};
 use crate::video::{ClipSummary, Sink, SinkSettings, Source};
 use crate::workdir::{ArtefactStore, WorkDir, TOOL_VERSION};
 
@@ -166,6 +166,7 @@ fn prepare(cfg: &RunConfig, layers_dir: bool) -> Result<Prepared> {
         serde_json::to_value(cfg.composite).unwrap_or_default(),
     )?;
     let mut report = new_report(cfg, &clip, &placement);
+    report.model = Some(model.summary());
     if stale {
         report.warn(
             "workdir",
@@ -212,6 +213,7 @@ fn new_report(cfg: &RunConfig, clip: &ClipSummary, placement: &Placement) -> Run
         stages: Vec::new(),
         output_written: false,
         placement: serde_json::to_value(placement).ok(),
+        model: None,
         peak_rss_bytes: 0,
         warnings: Vec::new(),
     }
@@ -421,7 +423,13 @@ fn layers_for(
     if !missing.is_empty() {
         let jobs = missing
             .iter()
-            .map(|&i| Ok((frames[i], pose_of(p, frames[i])?)))
+            .map(|&i| {
+                Ok(RenderJob {
+                    frame: frames[i],
+                    camera: pose_of(p, frames[i])?,
+                    scene_depth_m: p.track.scene_depth.load(frames[i].nr, p.clip.size)?,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         let stage = match renderer {
             Some(stage) => stage,

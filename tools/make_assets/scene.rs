@@ -43,6 +43,7 @@ pub fn camera_track() -> CameraTrack {
         size: SIZE,
         poses,
         points: Vec::new(),
+        scene_depth: Default::default(),
     }
 }
 
