@@ -21,6 +21,11 @@ fn main_job_keeps_frame_count_fps_and_audio() {
     let r = report(&out);
     assert_eq!(stage_counts(&r, "composite"), (48, 0));
     assert_eq!(r["output_written"], true);
+    assert!(r["model"]["triangles"].as_u64().unwrap() == 12);
+    // Contact sheet: three rows (first, middle, last) of before | after at 480 px per cell.
+    let sheet = image::open(vanelia::run::sheet_path(&out)).unwrap();
+    assert_eq!(sheet.width(), 2 * 480 + 3 * 6);
+    assert!(sheet.height() > 3 * 270);
     assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0);
     // The product is there: frames differ from the source around the anchor.
     let (src, dst) = (

@@ -12,6 +12,9 @@ use std::sync::mpsc;
 
 mod artefacts;
 mod config;
+mod contact_sheet;
+
+pub use contact_sheet::sheet_path;
 
 pub use config::{FrameSelection, RefineMode, RunConfig};
 
@@ -280,8 +283,11 @@ fn stream_frames(
 ) -> Result<()> {
     let (encoder_tx, encoder) = spawn_encoder(cfg, &p.clip, p.source.audio_path())?;
     let decoded = p.source.spawn_decoder(BATCH);
-    let mut renderer: Option<RenderStage> = None;
-    let mut passthrough = 0_u64;
+    let mut state = StreamState {
+        renderer: None,
+        passthrough: 0,
+        sheet: contact_sheet::ContactSheet::new(p.clip.frame_count),
+    };
     let mut received = 0_u64;
     progress.begin("frames", p.clip.frame_count);
     {
@@ -300,8 +306,7 @@ fn stream_frames(
             if batch.len() == BATCH || decoded.peek().is_none() {
                 let frames = std::mem::take(&mut batch);
                 let n = frames.len() as u64;
-                let finished =
-                    process_batch(&ctx, frames, &mut renderer, clocks, &mut passthrough)?;
+                let finished = process_batch(&ctx, frames, &mut state, clocks)?;
                 if finished.into_iter().any(|f| encoder_tx.send(f).is_err()) {
                     break; // the encoder failed; its error is collected below
                 }
@@ -325,13 +330,21 @@ fn stream_frames(
     if let Some(note) = audio_note {
         p.report.warn("encode", None, note);
     }
-    if passthrough > 0 {
-        p.report.warn("composite", None, format!("{passthrough} frames outside --frames had no cached result and were copied from the input unchanged"));
+    if state.passthrough > 0 {
+        let n = state.passthrough;
+        p.report.warn("composite", None, format!("{n} frames outside --frames had no cached result and were copied from the input unchanged"));
     }
-    if let Some(r) = &renderer {
+    if let Some(r) = &state.renderer {
         p.report.options["render_adapter"] = r.adapter().into();
     }
-    Ok(())
+    state.sheet.write(&contact_sheet::sheet_path(&cfg.output))
+}
+
+/// What changes while frames stream through.
+struct StreamState {
+    renderer: Option<RenderStage>,
+    passthrough: u64,
+    sheet: contact_sheet::ContactSheet,
 }
 
 /// Renders, composites and caches the frames of a batch that need it, applies every frame's
@@ -339,9 +352,8 @@ fn stream_frames(
 fn process_batch(
     ctx: &BatchContext<'_>,
     mut frames: Vec<Frame>,
-    renderer: &mut Option<RenderStage>,
+    state: &mut StreamState,
     clocks: &mut Clocks,
-    passthrough: &mut u64,
 ) -> Result<Vec<Frame>> {
     let plan_of = |f: &Frame| {
         ctx.plans
@@ -358,7 +370,7 @@ fn process_batch(
         ctx.cfg.force,
         &to_compute,
         ctx.renders,
-        renderer,
+        &mut state.renderer,
         &mut clocks.render,
     )?;
     let settings = &ctx.cfg.composite;
@@ -385,12 +397,16 @@ fn process_batch(
                 Some(artefacts::load_patch(ctx.composites, frame.nr, &key)?)
             }
             FramePlan::Passthrough => {
-                *passthrough += 1;
+                state.passthrough += 1;
                 None
             }
         };
+        let before = state.sheet.wants(frame.nr).then(|| frame.rgb.clone());
         if let Some(patch) = patch {
             patch.apply(&mut frame.rgb);
+        }
+        if let Some(before) = before {
+            state.sheet.record(frame.nr, &before, &frame.rgb);
         }
     }
     Ok(frames)
