@@ -3,4 +3,4 @@
 
 mod benchmarks;
 
-criterion::criterion_main!(benchmarks::composite::benches);
+criterion::criterion_main!(benchmarks::composite::benches, benchmarks::render::benches);

@@ -1,1 +1,2 @@
 pub mod composite;
+pub mod render;

@@ -10,6 +10,13 @@ use crate::core::{Error, Result};
 
 pub use super::material::{AlphaMode, Material};
 
+/// What `gltf::import` returns.
+type GltfImport = (
+    gltf::Document,
+    Vec<gltf::buffer::Data>,
+    Vec<gltf::image::Data>,
+);
+
 /// Extensions we cannot decode, with the conversion that removes them.
 const COMPRESSION_EXTENSIONS: &[&str] = &[
     "KHR_draco_mesh_compression",
@@ -66,10 +73,6 @@ pub struct ProductModel {
 impl ProductModel {
     /// Loads a `.glb` or `.gltf` file.
     pub fn load(path: &Path) -> Result<Self> {
-        let bad = |detail: String| Error::Model {
-            detail,
-            path: path.into(),
-        };
         let bytes = std::fs::read(path).map_err(|e| {
             Error::bad_input(
                 format!("cannot read the product model ({e})"),
@@ -77,33 +80,47 @@ impl ProductModel {
                 path,
             )
         })?;
-        check_required_extensions(&bytes).map_err(bad)?;
-        let (doc, buffers, images) = gltf::import(path).map_err(|e| {
-            bad(format!(
-                "not a valid glTF/GLB file ({e}); re-export it as GLB"
-            ))
+        check_required_extensions(&bytes).map_err(|detail| Error::Model {
+            detail,
+            path: path.into(),
         })?;
+        let imported = gltf::import(path);
+        Self::from_import(imported).map_err(|detail| Error::Model {
+            detail,
+            path: path.into(),
+        })
+    }
+
+    /// Loads a self-contained GLB or .gltf (embedded or data-URI buffers) from memory; the
+    /// entry point of the GLB fuzz target.
+    pub fn from_slice(bytes: &[u8]) -> std::result::Result<Self, String> {
+        check_required_extensions(bytes)?;
+        Self::from_import(gltf::import_slice(bytes))
+    }
+
+    fn from_import(imported: gltf::Result<GltfImport>) -> std::result::Result<Self, String> {
+        let (doc, buffers, images) = imported
+            .map_err(|e| format!("not a valid glTF/GLB file ({e}); re-export it as GLB"))?;
         let textures = images
             .iter()
             .map(to_rgba)
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(bad)?;
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         let mut materials = vec![Material::default()];
         materials.extend(doc.materials().map(|m| Material::from_gltf(&m)));
-        check_texture_indices(&materials, textures.len()).map_err(bad)?;
+        check_texture_indices(&materials, textures.len())?;
         let scene = doc
             .default_scene()
             .or_else(|| doc.scenes().next())
-            .ok_or_else(|| bad("the file has no scene".into()))?;
+            .ok_or("the file has no scene")?;
         let mut meshes = Vec::new();
         for node in scene.nodes() {
-            collect_node(&node, Mat4::IDENTITY, &buffers, &mut meshes).map_err(bad)?;
+            collect_node(&node, Mat4::IDENTITY, &buffers, &mut meshes, 0)?;
         }
         if meshes.is_empty() {
-            return Err(bad("the scene has no triangle meshes".into()));
+            return Err("the scene has no triangle meshes".into());
         }
         let (bbox_min, bbox_max) = bounds(&meshes);
-        check_extent(bbox_max - bbox_min).map_err(bad)?;
+        check_extent(bbox_max - bbox_min)?;
         Ok(Self {
             meshes,
             materials,
@@ -206,12 +223,21 @@ fn check_texture_indices(materials: &[Material], images: usize) -> std::result::
     }
 }
 
+/// Deepest node hierarchy accepted (guards against stack exhaustion on hostile files).
+const MAX_NODE_DEPTH: usize = 64;
+
 fn collect_node(
     node: &gltf::Node<'_>,
     parent: Mat4,
     buffers: &[gltf::buffer::Data],
     out: &mut Vec<Mesh>,
+    depth: usize,
 ) -> std::result::Result<(), String> {
+    if depth > MAX_NODE_DEPTH {
+        return Err(format!(
+            "the node hierarchy is deeper than {MAX_NODE_DEPTH} levels"
+        ));
+    }
     let world = parent * Mat4::from_cols_array_2d(&node.transform().matrix());
     if let Some(mesh) = node.mesh() {
         for prim in mesh
@@ -222,7 +248,7 @@ fn collect_node(
         }
     }
     for child in node.children() {
-        collect_node(&child, world, buffers, out)?;
+        collect_node(&child, world, buffers, out, depth + 1)?;
     }
     Ok(())
 }
