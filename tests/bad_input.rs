@@ -192,6 +192,7 @@ fn failed_run_keeps_the_previous_output() {
 fn invalid_option_values_are_rejected_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     for (flag, value, needle) in [
+        ("--scale", "1e12", "--scale"),
         ("--strength", "1.5", "--strength"),
         ("--batch-size", "0", "--batch-size"),
         ("--crf", "60", "--crf"),

@@ -89,12 +89,7 @@ pub fn place(
         opts.height_fraction * f64::from(first.intrinsics.size.height) * depth
             / (first.intrinsics.focal_px[1] * extent.y.max(1e-9))
     });
-    if !(scale.is_finite() && scale > 0.0) {
-        return Err(Error::InvalidArgument {
-            name: "--scale",
-            detail: format!("scale must be positive and finite, got {scale}"),
-        });
-    }
+    check_scale(scale, extent.max_element(), (anchor - cam_centre).length())?;
     let rotation = orientation(plane.normal, cam_centre - anchor, opts.yaw_deg);
     let base_centre = DVec3::new(
         (bbox.0.x + bbox.1.x) / 2.0,
@@ -117,6 +112,30 @@ pub fn place(
         },
         warnings,
     ))
+}
+
+/// Largest placed product relative to the distance from the first camera.
+const MAX_SIZE_PER_DISTANCE: f64 = 100.0;
+/// Smallest placed product relative to that distance (below a pixel at any usual focal).
+const MIN_SIZE_PER_DISTANCE: f64 = 1e-5;
+
+/// Rejects scales that make the product absurdly large or small for the shot.
+fn check_scale(scale: f64, model_size: f64, distance: f64) -> Result<()> {
+    let size = scale * model_size;
+    let ratio = size / distance.max(1e-12);
+    if scale.is_finite()
+        && scale > 0.0
+        && (MIN_SIZE_PER_DISTANCE..=MAX_SIZE_PER_DISTANCE).contains(&ratio)
+    {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument {
+        name: "--scale",
+        detail: format!(
+            "the product would be {size:.3e} units across, {ratio:.1e} times its distance from the first camera; \
+             use a scale that makes it between {MIN_SIZE_PER_DISTANCE:e} and {MAX_SIZE_PER_DISTANCE} times that distance"
+        ),
+    })
 }
 
 fn ground_plane(
