@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod composite;
 pub mod core;
+pub mod diffusion;
 pub mod render;
 pub mod run;
 pub mod video;

@@ -159,7 +159,7 @@ fn check_required_extensions(bytes: &[u8]) -> std::result::Result<(), String> {
     let json = if bytes.starts_with(b"glTF") && bytes.len() >= 20 {
         let len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
         bytes
-            .get(20..20 + len)
+            .get(20..20usize.saturating_add(len))
             .ok_or("truncated GLB header; re-export the file")?
     } else {
         bytes
@@ -167,6 +167,8 @@ fn check_required_extensions(bytes: &[u8]) -> std::result::Result<(), String> {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
         return Ok(()); // malformed JSON is reported by the importer with details
     };
+    check_position_accessors(&value)?;
+    check_images(&value)?;
     let required = value
         .get("extensionsRequired")
         .and_then(|v| v.as_array())
@@ -178,12 +180,65 @@ fn check_required_extensions(bytes: &[u8]) -> std::result::Result<(), String> {
         .find(|n| COMPRESSION_EXTENSIONS.contains(n))
     {
         Some(name) => Err(format!(
-            "the file requires {name}, which vanelia cannot decode; convert it first, e.g. \
-             `gltf-transform copy in.glb out.glb` after `gltf-transform dedup`/`draco --decode`, \
-             or re-export without compression"
+            "the file requires {name}, which vanelia cannot decode; re-export the model without \
+             mesh or texture compression (Draco, meshopt, quantization, KTX2/Basis, WebP), e.g. \
+             from Blender with compression off, or convert it with gltf-transform"
         )),
         None => Ok(()),
     }
+}
+
+/// An image stored in a buffer view must say its MIME type, and any other image must have a
+/// URI; gltf 1.4.1 unwraps both unchecked (found by the GLB fuzz target).
+fn check_images(doc: &serde_json::Value) -> std::result::Result<(), String> {
+    let images = doc
+        .get("images")
+        .and_then(|i| i.as_array())
+        .cloned()
+        .unwrap_or_default();
+    for (i, image) in images.iter().enumerate() {
+        let has = |key: &str| image.get(key).is_some_and(|v| !v.is_null());
+        if has("bufferView")
+            && !image
+                .get("mimeType")
+                .is_some_and(serde_json::Value::is_string)
+        {
+            return Err(format!(
+                "image {i} is stored in a buffer view but has no mimeType"
+            ));
+        }
+        if !has("bufferView") && !image.get("uri").is_some_and(serde_json::Value::is_string) {
+            return Err(format!("image {i} has neither a uri nor a bufferView"));
+        }
+    }
+    Ok(())
+}
+
+/// Every primitive's POSITION must name an existing accessor. gltf-json 1.4.1's validation
+/// indexes the accessor list unchecked and panics otherwise (found by the GLB fuzz target), so
+/// this is checked before the file reaches it.
+fn check_position_accessors(doc: &serde_json::Value) -> std::result::Result<(), String> {
+    let accessors = doc
+        .get("accessors")
+        .and_then(|a| a.as_array())
+        .map_or(0, Vec::len);
+    let meshes = doc
+        .get("meshes")
+        .and_then(|m| m.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let positions = meshes
+        .iter()
+        .filter_map(|m| m.get("primitives").and_then(|p| p.as_array()).cloned())
+        .flatten()
+        .filter_map(|p| p.get("attributes").and_then(|a| a.get("POSITION")).cloned());
+    for position in positions {
+        match position.as_u64() {
+            Some(i) if (i as usize) < accessors => {}
+            _ => return Err(format!("a primitive's POSITION refers to accessor {position}, but the file has {accessors}")),
+        }
+    }
+    Ok(())
 }
 
 /// Largest plausible product size; bigger usually means wrong units or a scene, not a product.

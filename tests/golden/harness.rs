@@ -1,0 +1,113 @@
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+
+/// f32 latents and images of the networks (issue 4: max abs <= 1e-4).
+#[allow(dead_code)] // used by the network goldens
+pub const ATOL_LATENTS_F32: f32 = 1e-4;
+/// Scheduler and glue maths in f32 (style: 1e-5).
+pub const ATOL_MATH_F32: f32 = 1e-5;
+
+/// A golden case directory with its manifest.
+pub struct Case {
+    pub dir: PathBuf,
+    pub manifest: serde_json::Value,
+}
+
+impl Case {
+    /// Tensors of one file of the case.
+    pub fn tensors(&self, file: &str) -> HashMap<String, Tensor> {
+        candle_core::safetensors::load(self.dir.join(file), &Device::Cpu)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.dir.join(file).display()))
+    }
+
+    /// A text file of the case.
+    pub fn text(&self, file: &str) -> String {
+        std::fs::read_to_string(self.dir.join(file)).unwrap()
+    }
+
+    pub fn name(&self) -> String {
+        self.dir.display().to_string()
+    }
+}
+
+/// Every case for `model` (`sd15`, `dust3r`): the committed fixtures and those under `$env`.
+pub fn cases(model: &str, env: &str) -> Vec<Case> {
+    let mut roots = vec![Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/golden")
+        .join(model)];
+    if let Ok(extra) = std::env::var(env) {
+        roots.push(PathBuf::from(extra));
+    }
+    let mut dirs = Vec::new();
+    for root in roots {
+        if root.join("manifest.json").is_file() {
+            dirs.push(root);
+        } else if let Ok(entries) = std::fs::read_dir(&root) {
+            let mut sub: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join("manifest.json").is_file())
+                .collect();
+            sub.sort();
+            dirs.extend(sub);
+        }
+    }
+    assert!(!dirs.is_empty(), "no golden cases for {model}");
+    dirs.into_iter()
+        .map(|dir| {
+            let manifest =
+                serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
+                    .unwrap();
+            Case { dir, manifest }
+        })
+        .collect()
+}
+
+/// Asserts `got` and `want` agree within `atol`, printing the worst element when not.
+pub fn assert_close(what: &str, got: &Tensor, want: &Tensor, atol: f32) {
+    assert_eq!(got.dims(), want.dims(), "{what}: shape");
+    let g: Vec<f32> = got
+        .to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let w: Vec<f32> = want
+        .to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let (worst, diff) = g
+        .iter()
+        .zip(&w)
+        .map(|(a, b)| (a - b).abs())
+        .enumerate()
+        .fold((0, 0.0_f32), |acc, (i, d)| {
+            if d > acc.1 || d.is_nan() {
+                (i, d)
+            } else {
+                acc
+            }
+        });
+    assert!(
+        diff <= atol && !diff.is_nan(),
+        "{what}: max abs diff {diff:e} at flat index {worst} (got {}, want {}), atol {atol:e}",
+        g[worst],
+        w[worst]
+    );
+}
+
+/// An int64 tensor as a vector.
+pub fn ints(t: &Tensor) -> Vec<i64> {
+    t.to_vec1::<i64>().unwrap()
+}
+
+/// An f32 tensor as a vector.
+pub fn floats(t: &Tensor) -> Vec<f32> {
+    t.to_dtype(DType::F32).unwrap().to_vec1::<f32>().unwrap()
+}

@@ -1,0 +1,10 @@
+//! Golden tests: our ports against tensors produced by the reference implementations
+//! (diffusers 0.42.1 for SD 1.5) on tiny random weights. Every case directory under
+//! `tests/fixtures/golden/<model>/` is checked, plus every case under the directory named by
+//! `VANELIA_GOLDEN_SD15` when set. All shapes and settings come from the case files.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code
+
+/// Case discovery, tensor loading and named-tolerance comparison.
+mod harness;
+/// Schedules, strength tables and scheduler-only runs (DPM++ 2M Karras, DDIM).
+mod sd15_schedulers;
