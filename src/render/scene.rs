@@ -156,6 +156,7 @@ impl ProductModel {
 /// Reads `extensionsRequired` from the JSON (GLB chunk 0 or a .gltf file) before importing,
 /// so that compressed files get a message saying how to convert them.
 fn check_required_extensions(bytes: &[u8]) -> std::result::Result<(), String> {
+    check_glb_header(bytes)?;
     let json = if bytes.starts_with(b"glTF") && bytes.len() >= 20 {
         let len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
         bytes
@@ -185,6 +186,25 @@ fn check_required_extensions(bytes: &[u8]) -> std::result::Result<(), String> {
              from Blender with compression off, or convert it with gltf-transform"
         )),
         None => Ok(()),
+    }
+}
+
+/// A GLB's declared length must cover at least its 12-byte header: gltf 1.4.1 subtracts
+/// unchecked and panics on overflow in builds with overflow checks (found by the GLB fuzz
+/// target).
+fn check_glb_header(bytes: &[u8]) -> std::result::Result<(), String> {
+    if !bytes.starts_with(b"glTF") {
+        return Ok(());
+    }
+    let length = bytes
+        .get(8..12)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    match length {
+        Some(n) if n >= 12 => Ok(()),
+        _ => Err(
+            "the GLB header is truncated or declares an impossible length; re-export the file"
+                .into(),
+        ),
     }
 }
 
