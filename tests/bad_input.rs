@@ -361,6 +361,7 @@ fn r3_fuzz_crashes_are_clean_errors() {
         ),
         ("fuzz_glb_crash_image_mime.glb", "mimetype"),
         ("fuzz_glb_crash_header_length.glb", "glb header"),
+        ("fuzz_glb_crash_view_range.glb", "buffer"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let model = dir.path().join(file);

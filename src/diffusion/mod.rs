@@ -1,5 +1,7 @@
 //! The refinement stage: Stable Diffusion 1.5 + ControlNet-inpaint img2img in candle, matching
-//! diffusers 0.42.1. This build has the schedulers ([`schedulers`]); the networks, the unrolled
-//! pipeline and the stage follow.
+//! diffusers 0.42.1. This build has the schedulers ([`schedulers`]) and the VAE ([`vae`]);
+//! the text encoder, UNet, ControlNet, the unrolled pipeline and the stage follow.
 
 pub mod schedulers;
+pub mod vae;
+pub mod weights;

@@ -157,19 +157,13 @@ impl ProductModel {
 /// so that compressed files get a message saying how to convert them.
 fn check_required_extensions(bytes: &[u8]) -> std::result::Result<(), String> {
     check_glb_header(bytes)?;
-    let json = if bytes.starts_with(b"glTF") && bytes.len() >= 20 {
-        let len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
-        bytes
-            .get(20..20usize.saturating_add(len))
-            .ok_or("truncated GLB header; re-export the file")?
-    } else {
-        bytes
-    };
+    let (json, bin_len) = glb_chunks(bytes)?;
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
         return Ok(()); // malformed JSON is reported by the importer with details
     };
     check_position_accessors(&value)?;
     check_images(&value)?;
+    check_buffer_views(&value, bin_len)?;
     let required = value
         .get("extensionsRequired")
         .and_then(|v| v.as_array())
@@ -187,6 +181,71 @@ fn check_required_extensions(bytes: &[u8]) -> std::result::Result<(), String> {
         )),
         None => Ok(()),
     }
+}
+
+/// The JSON chunk and the length of the BIN chunk of a GLB (the whole input for .gltf).
+fn glb_chunks(bytes: &[u8]) -> std::result::Result<(&[u8], Option<usize>), String> {
+    if !(bytes.starts_with(b"glTF") && bytes.len() >= 20) {
+        return Ok((bytes, None));
+    }
+    let word = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let truncated = || "truncated GLB chunk; re-export the file".to_owned();
+    let json_len = word(12).ok_or_else(truncated)?;
+    let json = bytes
+        .get(20..20usize.saturating_add(json_len))
+        .ok_or_else(truncated)?;
+    let bin_at = 20 + json_len;
+    Ok((
+        json,
+        word(bin_at).map(|len| len.min(bytes.len().saturating_sub(bin_at + 8))),
+    ))
+}
+
+/// Every buffer view must lie inside its buffer, and a GLB's embedded buffer inside the BIN
+/// chunk: gltf 1.4.1 slices image views unchecked (found by the GLB fuzz target).
+fn check_buffer_views(
+    doc: &serde_json::Value,
+    bin_len: Option<usize>,
+) -> std::result::Result<(), String> {
+    let array = |key: &str| {
+        doc.get(key)
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let buffers: Vec<(u64, bool)> = array("buffers")
+        .iter()
+        .map(|b| {
+            (
+                b.get("byteLength").and_then(|l| l.as_u64()).unwrap_or(0),
+                b.get("uri").is_some(),
+            )
+        })
+        .collect();
+    if let (Some(&(declared, false)), Some(actual)) = (buffers.first(), bin_len) {
+        if declared as usize > actual {
+            return Err(format!(
+                "the GLB's binary chunk holds {actual} bytes but its buffer declares {declared}"
+            ));
+        }
+    }
+    for (i, view) in array("bufferViews").iter().enumerate() {
+        let field = |k: &str| view.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        let end = field("byteOffset").saturating_add(field("byteLength"));
+        match buffers.get(field("buffer") as usize) {
+            Some(&(len, _)) if end <= len => {}
+            _ => {
+                return Err(format!(
+                    "buffer view {i} reaches past the end of its buffer"
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A GLB's declared length must cover at least its 12-byte header: gltf 1.4.1 subtracts

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 
 /// f32 latents and images of the networks (issue 4: max abs <= 1e-4).
-#[allow(dead_code)] // used by the network goldens
 pub const ATOL_LATENTS_F32: f32 = 1e-4;
 /// Scheduler and glue maths in f32 (style: 1e-5).
 pub const ATOL_MATH_F32: f32 = 1e-5;

@@ -8,3 +8,5 @@
 mod harness;
 /// Schedules, strength tables and scheduler-only runs (DPM++ 2M Karras, DDIM).
 mod sd15_schedulers;
+/// The VAE: moments, posterior, decode; plain, sliced and tiled, on odd sizes too.
+mod sd15_vae;
