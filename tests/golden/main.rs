@@ -6,6 +6,8 @@
 
 /// Case discovery, tensor loading and named-tolerance comparison.
 mod harness;
+/// The CLIP text encoder: every hidden state and the output.
+mod sd15_clip;
 /// Schedules, strength tables and scheduler-only runs (DPM++ 2M Karras, DDIM).
 mod sd15_schedulers;
 /// The VAE: moments, posterior, decode; plain, sliced and tiled, on odd sizes too.
