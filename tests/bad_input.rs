@@ -357,11 +357,12 @@ fn r3_fuzz_crashes_are_clean_errors() {
     for (file, needle) in [
         (
             "fuzz_glb_crash_position_accessor.glb",
-            "position refers to accessor",
+            "refers to accessor",
         ),
         ("fuzz_glb_crash_image_mime.glb", "mimetype"),
         ("fuzz_glb_crash_header_length.glb", "glb header"),
         ("fuzz_glb_crash_view_range.glb", "buffer"),
+        ("fuzz_glb_crash_accessor_type.glb", "accessor"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let model = dir.path().join(file);

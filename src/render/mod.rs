@@ -7,6 +7,7 @@
 //! (GPU state reused across frames), [`lighting`] (light from the shot) and [`RenderStage`]
 //! tying them together.
 
+pub mod gltf_check;
 pub mod lighting;
 pub mod material;
 pub mod occlusion;

@@ -17,15 +17,6 @@ type GltfImport = (
     Vec<gltf::image::Data>,
 );
 
-/// Extensions we cannot decode, with the conversion that removes them.
-const COMPRESSION_EXTENSIONS: &[&str] = &[
-    "KHR_draco_mesh_compression",
-    "EXT_meshopt_compression",
-    "KHR_mesh_quantization",
-    "KHR_texture_basisu",
-    "EXT_texture_webp",
-];
-
 /// One vertex as uploaded to the GPU.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
@@ -80,7 +71,7 @@ impl ProductModel {
                 path,
             )
         })?;
-        check_required_extensions(&bytes).map_err(|detail| Error::Model {
+        super::gltf_check::precheck(&bytes).map_err(|detail| Error::Model {
             detail,
             path: path.into(),
         })?;
@@ -94,7 +85,7 @@ impl ProductModel {
     /// Loads a self-contained GLB or .gltf (embedded or data-URI buffers) from memory; the
     /// entry point of the GLB fuzz target.
     pub fn from_slice(bytes: &[u8]) -> std::result::Result<Self, String> {
-        check_required_extensions(bytes)?;
+        super::gltf_check::precheck(bytes)?;
         Self::from_import(gltf::import_slice(bytes))
     }
 
@@ -151,173 +142,6 @@ impl ProductModel {
     pub fn triangle_count(&self) -> usize {
         self.meshes.iter().map(|m| m.indices.len() / 3).sum()
     }
-}
-
-/// Reads `extensionsRequired` from the JSON (GLB chunk 0 or a .gltf file) before importing,
-/// so that compressed files get a message saying how to convert them.
-fn check_required_extensions(bytes: &[u8]) -> std::result::Result<(), String> {
-    check_glb_header(bytes)?;
-    let (json, bin_len) = glb_chunks(bytes)?;
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
-        return Ok(()); // malformed JSON is reported by the importer with details
-    };
-    check_position_accessors(&value)?;
-    check_images(&value)?;
-    check_buffer_views(&value, bin_len)?;
-    let required = value
-        .get("extensionsRequired")
-        .and_then(|v| v.as_array())
-        .cloned()
-        .unwrap_or_default();
-    match required
-        .iter()
-        .filter_map(|v| v.as_str())
-        .find(|n| COMPRESSION_EXTENSIONS.contains(n))
-    {
-        Some(name) => Err(format!(
-            "the file requires {name}, which vanelia cannot decode; re-export the model without \
-             mesh or texture compression (Draco, meshopt, quantization, KTX2/Basis, WebP), e.g. \
-             from Blender with compression off, or convert it with gltf-transform"
-        )),
-        None => Ok(()),
-    }
-}
-
-/// The JSON chunk and the length of the BIN chunk of a GLB (the whole input for .gltf).
-fn glb_chunks(bytes: &[u8]) -> std::result::Result<(&[u8], Option<usize>), String> {
-    if !(bytes.starts_with(b"glTF") && bytes.len() >= 20) {
-        return Ok((bytes, None));
-    }
-    let word = |at: usize| {
-        bytes
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    };
-    let truncated = || "truncated GLB chunk; re-export the file".to_owned();
-    let json_len = word(12).ok_or_else(truncated)?;
-    let json = bytes
-        .get(20..20usize.saturating_add(json_len))
-        .ok_or_else(truncated)?;
-    let bin_at = 20 + json_len;
-    Ok((
-        json,
-        word(bin_at).map(|len| len.min(bytes.len().saturating_sub(bin_at + 8))),
-    ))
-}
-
-/// Every buffer view must lie inside its buffer, and a GLB's embedded buffer inside the BIN
-/// chunk: gltf 1.4.1 slices image views unchecked (found by the GLB fuzz target).
-fn check_buffer_views(
-    doc: &serde_json::Value,
-    bin_len: Option<usize>,
-) -> std::result::Result<(), String> {
-    let array = |key: &str| {
-        doc.get(key)
-            .and_then(|v| v.as_array())
-            .cloned()
-            .unwrap_or_default()
-    };
-    let buffers: Vec<(u64, bool)> = array("buffers")
-        .iter()
-        .map(|b| {
-            (
-                b.get("byteLength").and_then(|l| l.as_u64()).unwrap_or(0),
-                b.get("uri").is_some(),
-            )
-        })
-        .collect();
-    if let (Some(&(declared, false)), Some(actual)) = (buffers.first(), bin_len) {
-        if declared as usize > actual {
-            return Err(format!(
-                "the GLB's binary chunk holds {actual} bytes but its buffer declares {declared}"
-            ));
-        }
-    }
-    for (i, view) in array("bufferViews").iter().enumerate() {
-        let field = |k: &str| view.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-        let end = field("byteOffset").saturating_add(field("byteLength"));
-        match buffers.get(field("buffer") as usize) {
-            Some(&(len, _)) if end <= len => {}
-            _ => {
-                return Err(format!(
-                    "buffer view {i} reaches past the end of its buffer"
-                ))
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A GLB's declared length must cover at least its 12-byte header: gltf 1.4.1 subtracts
-/// unchecked and panics on overflow in builds with overflow checks (found by the GLB fuzz
-/// target).
-fn check_glb_header(bytes: &[u8]) -> std::result::Result<(), String> {
-    if !bytes.starts_with(b"glTF") {
-        return Ok(());
-    }
-    let length = bytes
-        .get(8..12)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    match length {
-        Some(n) if n >= 12 => Ok(()),
-        _ => Err(
-            "the GLB header is truncated or declares an impossible length; re-export the file"
-                .into(),
-        ),
-    }
-}
-
-/// An image stored in a buffer view must say its MIME type, and any other image must have a
-/// URI; gltf 1.4.1 unwraps both unchecked (found by the GLB fuzz target).
-fn check_images(doc: &serde_json::Value) -> std::result::Result<(), String> {
-    let images = doc
-        .get("images")
-        .and_then(|i| i.as_array())
-        .cloned()
-        .unwrap_or_default();
-    for (i, image) in images.iter().enumerate() {
-        let has = |key: &str| image.get(key).is_some_and(|v| !v.is_null());
-        if has("bufferView")
-            && !image
-                .get("mimeType")
-                .is_some_and(serde_json::Value::is_string)
-        {
-            return Err(format!(
-                "image {i} is stored in a buffer view but has no mimeType"
-            ));
-        }
-        if !has("bufferView") && !image.get("uri").is_some_and(serde_json::Value::is_string) {
-            return Err(format!("image {i} has neither a uri nor a bufferView"));
-        }
-    }
-    Ok(())
-}
-
-/// Every primitive's POSITION must name an existing accessor. gltf-json 1.4.1's validation
-/// indexes the accessor list unchecked and panics otherwise (found by the GLB fuzz target), so
-/// this is checked before the file reaches it.
-fn check_position_accessors(doc: &serde_json::Value) -> std::result::Result<(), String> {
-    let accessors = doc
-        .get("accessors")
-        .and_then(|a| a.as_array())
-        .map_or(0, Vec::len);
-    let meshes = doc
-        .get("meshes")
-        .and_then(|m| m.as_array())
-        .cloned()
-        .unwrap_or_default();
-    let positions = meshes
-        .iter()
-        .filter_map(|m| m.get("primitives").and_then(|p| p.as_array()).cloned())
-        .flatten()
-        .filter_map(|p| p.get("attributes").and_then(|a| a.get("POSITION")).cloned());
-    for position in positions {
-        match position.as_u64() {
-            Some(i) if (i as usize) < accessors => {}
-            _ => return Err(format!("a primitive's POSITION refers to accessor {position}, but the file has {accessors}")),
-        }
-    }
-    Ok(())
 }
 
 /// Largest plausible product size; bigger usually means wrong units or a scene, not a product.
