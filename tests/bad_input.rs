@@ -355,10 +355,7 @@ fn model_of_absurd_size() {
 fn r3_fuzz_crashes_are_clean_errors() {
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     for (file, needle) in [
-        (
-            "fuzz_glb_crash_position_accessor.glb",
-            "refers to accessor",
-        ),
+        ("fuzz_glb_crash_position_accessor.glb", "refers to accessor"),
         ("fuzz_glb_crash_image_mime.glb", "mimetype"),
         ("fuzz_glb_crash_header_length.glb", "glb header"),
         ("fuzz_glb_crash_view_range.glb", "buffer"),

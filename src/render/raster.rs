@@ -16,7 +16,56 @@ use super::scene::{ProductModel, Vertex};
 
 const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
 const MASK_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R8Unorm;
-const DEPTH_M_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R32Float;
+/// The metric-depth layer's format: R32Float where the adapter can render to it, otherwise
+/// Rgba16Float (Mesa's GL driver), decoded on readback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DepthLayer {
+    R32Float,
+    Rgba16Float,
+}
+
+impl DepthLayer {
+    fn for_adapter(adapter: &wgpu::Adapter) -> Self {
+        let features = adapter.get_texture_format_features(wgpu::TextureFormat::R32Float);
+        if features
+            .allowed_usages
+            .contains(wgpu::TextureUsages::RENDER_ATTACHMENT)
+        {
+            Self::R32Float
+        } else {
+            Self::Rgba16Float
+        }
+    }
+
+    fn format(self) -> wgpu::TextureFormat {
+        match self {
+            Self::R32Float => wgpu::TextureFormat::R32Float,
+            Self::Rgba16Float => wgpu::TextureFormat::Rgba16Float,
+        }
+    }
+
+    fn bytes_per_px(self) -> u32 {
+        match self {
+            Self::R32Float => 4,
+            Self::Rgba16Float => 8,
+        }
+    }
+
+    /// Depth in metres per pixel (`inf` where nothing was drawn) from read-back bytes.
+    fn decode(self, bytes: &[u8]) -> Vec<f32> {
+        let depth = |z: f32| if z > 0.0 { z } else { f32::INFINITY };
+        match self {
+            Self::R32Float => bytes
+                .chunks_exact(4)
+                .map(|c| depth(f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+                .collect(),
+            Self::Rgba16Float => bytes
+                .chunks_exact(8)
+                .map(|c| depth(half::f16::from_le_bytes([c[0], c[1]]).to_f32()))
+                .collect(),
+        }
+    }
+}
 const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 /// MSAA sample count for the product's edges.
 pub const SAMPLE_COUNT: u32 = 4;
@@ -159,6 +208,7 @@ pub struct Rasterizer {
     targets: Targets,
     slots: Vec<Slot>,
     size: FrameSize,
+    depth_layer: DepthLayer,
     statics: FrameUniforms,
     /// Adapter description, e.g. "llvmpipe (Vulkan)", for reports.
     pub adapter: String,
@@ -173,7 +223,7 @@ impl Rasterizer {
         ground: &GroundSetup,
         size: FrameSize,
     ) -> Result<Self> {
-        let (device, queue, adapter) = open_device()?;
+        let (device, queue, adapter, depth_layer) = open_device()?;
         let frame_layout = frame_layout(&device, true);
         let shadow_layout = frame_layout_shadow(&device);
         let material_layout = material_layout(&device);
@@ -198,7 +248,13 @@ impl Rasterizer {
                     )
                 })
                 .into(),
-            depth: depth_pipeline(&device, &product, &frame_layout, &material_layout),
+            depth: depth_pipeline(
+                &device,
+                &product,
+                &frame_layout,
+                &material_layout,
+                depth_layer.format(),
+            ),
             catcher: catcher_pipeline(&device, &catcher, &frame_layout),
         };
         let world_from_object = world_from_object.as_mat4();
@@ -231,7 +287,7 @@ impl Rasterizer {
             ..Default::default()
         });
         let catcher_quad = catcher_quad(&device, ground, model, world_from_object);
-        let targets = targets(&device, size);
+        let targets = targets(&device, size, depth_layer.format());
         Ok(Self {
             device,
             queue,
@@ -244,6 +300,7 @@ impl Rasterizer {
             targets,
             slots: Vec::new(),
             size,
+            depth_layer,
             statics,
             adapter,
         })
@@ -319,7 +376,7 @@ impl Rasterizer {
                 },
             ],
         });
-        let readback = [4, 1, 4, 1].map(|bytes_per_px| {
+        let readback = self.readback_bytes_per_px().map(|bytes_per_px| {
             self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("readback"),
                 size: u64::from(padded_row(self.size.width, bytes_per_px))
@@ -393,7 +450,7 @@ impl Rasterizer {
         let readback = &self.slots[slot].readback;
         for (target, (buffer, bytes_per_px)) in [&t.color, &t.mask, &t.depth_m, &t.light]
             .into_iter()
-            .zip(readback.iter().zip([4, 1, 4, 1]))
+            .zip(readback.iter().zip(self.readback_bytes_per_px()))
         {
             copy_out(encoder, &target.texture, buffer, self.size, bytes_per_px);
         }
@@ -415,17 +472,24 @@ impl Rasterizer {
             .collect()
     }
 
+    /// Bytes per pixel of the read-back layers: colour, mask, depth, ground light.
+    fn readback_bytes_per_px(&self) -> [u32; 4] {
+        [4, 1, self.depth_layer.bytes_per_px(), 1]
+    }
+
     fn read_slot(&self, slot: usize) -> Result<FrameImages> {
         let [color, mask, depth, light] = &self.slots[slot].readback;
         let (w, h) = (self.size.width, self.size.height);
         let rgba = read_buffer(&self.device, color, self.size, 4)?;
         let mask = read_buffer(&self.device, mask, self.size, 1)?;
-        let depth = read_buffer(&self.device, depth, self.size, 4)?;
+        let depth = read_buffer(
+            &self.device,
+            depth,
+            self.size,
+            self.depth_layer.bytes_per_px(),
+        )?;
         let light = read_buffer(&self.device, light, self.size, 1)?;
-        let depth_m: Vec<f32> = bytemuck::cast_slice::<u8, f32>(&depth)
-            .iter()
-            .map(|&z| if z > 0.0 { z } else { f32::INFINITY })
-            .collect();
+        let depth_m = self.depth_layer.decode(&depth);
         let fail = || Error::Render {
             detail: "readback size mismatch".into(),
         };
@@ -530,29 +594,52 @@ fn static_uniforms(
     }
 }
 
-fn open_device() -> Result<(wgpu::Device, wgpu::Queue, String)> {
-    let fail = |detail: String| {
-        Error::Render {
-        detail: format!("{detail}; install Mesa's Vulkan or GL drivers (mesa-vulkan-drivers libegl-mesa0) or a GPU driver, or select a backend with WGPU_BACKEND=vulkan|gl"),
-    }
+fn open_device() -> Result<(wgpu::Device, wgpu::Queue, String, DepthLayer)> {
+    let fail = |detail: String| Error::Render {
+        detail: format!(
+            "{detail}; install Mesa's Vulkan or GL drivers (mesa-vulkan-drivers libegl-mesa0) or a \
+             GPU driver, or select a backend with WGPU_BACKEND=vulkan|gl"
+        ),
     };
     let instance =
         wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
-        power_preference: wgpu::PowerPreference::HighPerformance,
-        force_fallback_adapter: false,
-        compatible_surface: None,
-        ..Default::default()
-    }))
-    .map_err(|e| fail(e.to_string()))?;
+    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    let adapter = adapters
+        .into_iter()
+        .min_by_key(|a| adapter_rank(&a.get_info()))
+        .ok_or_else(|| fail("no graphics adapter found".into()))?;
     let info = adapter.get_info();
     let name = format!("{} ({:?})", info.name, info.backend);
+    let depth_layer = DepthLayer::for_adapter(&adapter);
     let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
         label: Some("vanelia"),
         ..Default::default()
     }))
     .map_err(|e| fail(e.to_string()))?;
-    Ok((device, queue, name))
+    Ok((device, queue, name, depth_layer))
+}
+
+/// Lower is preferred: real GPUs first (Vulkan before GL), then CPU rasterisers with Mesa's GL
+/// driver (llvmpipe) before its Vulkan driver (lavapipe). Lavapipe 22.3 leaks about 0.9 MB of
+/// host memory per render pass whose fragment shader samples several textures (measured: 60
+/// batches of 8 frames grew RSS by 390 MB on Vulkan and by 0 MB on GL; dropping the device does
+/// not return it), which would make memory grow with clip length.
+fn adapter_rank(info: &wgpu::AdapterInfo) -> u32 {
+    let device = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 10,
+        wgpu::DeviceType::VirtualGpu => 20,
+        wgpu::DeviceType::Other => 30,
+        wgpu::DeviceType::Cpu => 40,
+    };
+    let cpu = info.device_type == wgpu::DeviceType::Cpu;
+    let backend = match (info.backend, cpu) {
+        (wgpu::Backend::Gl, true) => 0,
+        (wgpu::Backend::Gl, false) => 2,
+        _ if cpu => 1,
+        _ => 0,
+    };
+    device + backend
 }
 
 fn uniform_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
@@ -721,6 +808,7 @@ fn depth_pipeline(
     shader: &wgpu::ShaderModule,
     frame: &wgpu::BindGroupLayout,
     material: &wgpu::BindGroupLayout,
+    format: wgpu::TextureFormat,
 ) -> wgpu::RenderPipeline {
     let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
         label: None,
@@ -744,7 +832,7 @@ fn depth_pipeline(
             entry_point: Some("fs_depth"),
             compilation_options: Default::default(),
             targets: &[Some(wgpu::ColorTargetState {
-                format: DEPTH_M_FORMAT,
+                format,
                 blend: None,
                 write_mask: wgpu::ColorWrites::ALL,
             })],
@@ -1044,7 +1132,7 @@ fn texture(
     })
 }
 
-fn targets(device: &wgpu::Device, size: FrameSize) -> Targets {
+fn targets(device: &wgpu::Device, size: FrameSize, depth_m_format: wgpu::TextureFormat) -> Targets {
     let attach = wgpu::TextureUsages::RENDER_ATTACHMENT;
     let readable = attach | wgpu::TextureUsages::COPY_SRC;
     let target = |format, samples, usage| Target::new(device, size, format, samples, usage);
@@ -1054,7 +1142,7 @@ fn targets(device: &wgpu::Device, size: FrameSize) -> Targets {
         depth_msaa: target(DEPTH_FORMAT, SAMPLE_COUNT, attach),
         color: target(COLOR_FORMAT, 1, readable),
         mask: target(MASK_FORMAT, 1, readable),
-        depth_m: target(DEPTH_M_FORMAT, 1, readable),
+        depth_m: target(depth_m_format, 1, readable),
         depth_single: target(DEPTH_FORMAT, 1, attach),
         light: target(MASK_FORMAT, 1, readable),
     }
