@@ -18,9 +18,9 @@ const COMPRESSION_EXTENSIONS: &[&str] = &[
 pub fn precheck(bytes: &[u8]) -> std::result::Result<(), String> {
     check_glb_header(bytes)?;
     let (json, bin_len) = glb_chunks(bytes)?;
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
-        return Ok(()); // malformed JSON is reported by the importer with details
-    };
+    // glTF JSON must be UTF-8; the gltf crate is laxer and then panics on what it let through.
+    let value: serde_json::Value = serde_json::from_slice(json)
+        .map_err(|e| format!("the glTF JSON is not valid UTF-8 JSON ({e}); re-export the file"))?;
     check_attributes(&value)?;
     check_images(&value)?;
     check_buffer_views(&value, bin_len)?;
