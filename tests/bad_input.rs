@@ -361,6 +361,7 @@ fn r3_fuzz_crashes_are_clean_errors() {
         ("fuzz_glb_crash_view_range.glb", "buffer"),
         ("fuzz_glb_crash_accessor_type.glb", "accessor"),
         ("fuzz_glb_crash_invalid_utf8.glb", "utf-8"),
+        ("fuzz_glb_crash_attribute_lengths.glb", "different lengths"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let model = dir.path().join(file);

@@ -250,6 +250,10 @@ fn primitive_mesh(
         || vec![[1.0; 4]; positions.len()],
         |c| c.into_rgba_f32().collect(),
     );
+    // Tangent generation indexes normals and UVs per vertex: their counts must match first.
+    if normals.len() != positions.len() || uv0.len() != positions.len() {
+        return Err("vertex attributes have different lengths".into());
+    }
     let tangents: Vec<[f32; 4]> = match reader.read_tangents() {
         Some(t) => t
             .map(|t| {
