@@ -283,12 +283,11 @@ fn model_without_meshes() {
     );
 }
 
-#[test]
-fn model_with_a_missing_texture() {
-    let dir = tempfile::tempdir().unwrap();
+/// A box whose base colour texture is the file `label.png` beside it.
+fn box_with_texture_file(dir: &Path) -> std::path::PathBuf {
     let material = serde_json::json!({"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}});
-    let model = crate::util::write_gltf(
-        dir.path(),
+    crate::util::write_gltf(
+        dir,
         "tex.gltf",
         &crate::util::box_mesh([0.1; 3]),
         material,
@@ -296,7 +295,13 @@ fn model_with_a_missing_texture() {
             doc["textures"] = serde_json::json!([{"source": 0}]);
             doc["images"] = serde_json::json!([{"uri": "label.png"}]);
         },
-    );
+    )
+}
+
+#[test]
+fn model_with_a_missing_texture() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = box_with_texture_file(dir.path());
     fails_naming(
         dir.path(),
         &[("--model", &model)],
@@ -309,17 +314,7 @@ fn model_with_a_missing_texture() {
 fn model_with_an_undecodable_texture() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("label.png"), b"not a png").unwrap();
-    let material = serde_json::json!({"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}});
-    let model = crate::util::write_gltf(
-        dir.path(),
-        "tex.gltf",
-        &crate::util::box_mesh([0.1; 3]),
-        material,
-        |doc| {
-            doc["textures"] = serde_json::json!([{"source": 0}]);
-            doc["images"] = serde_json::json!([{"uri": "label.png"}]);
-        },
-    );
+    let model = box_with_texture_file(dir.path());
     fails_naming(
         dir.path(),
         &[("--model", &model)],

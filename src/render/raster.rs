@@ -705,14 +705,38 @@ fn material_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     })
 }
 
-fn vertex_layout() -> wgpu::VertexBufferLayout<'static> {
-    const ATTRIBUTES: [wgpu::VertexAttribute; 6] = wgpu::vertex_attr_array![
-        0 => Float32x3, 1 => Float32x3, 2 => Float32x4, 3 => Float32x2, 4 => Float32x2, 5 => Float32x4
-    ];
+/// The product's vertex buffer layout (see [`Vertex`]).
+const VERTEX_BUFFERS: &[Option<wgpu::VertexBufferLayout<'static>>] = &[Some(
     wgpu::VertexBufferLayout {
         array_stride: std::mem::size_of::<Vertex>() as u64,
         step_mode: wgpu::VertexStepMode::Vertex,
-        attributes: &ATTRIBUTES,
+        attributes: &wgpu::vertex_attr_array![
+            0 => Float32x3, 1 => Float32x3, 2 => Float32x4, 3 => Float32x2, 4 => Float32x2, 5 => Float32x4
+        ],
+    },
+)];
+
+fn pipeline_layout(
+    device: &wgpu::Device,
+    groups: &[Option<&wgpu::BindGroupLayout>],
+) -> wgpu::PipelineLayout {
+    device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: None,
+        bind_group_layouts: groups,
+        immediate_size: 0,
+    })
+}
+
+fn vertex_state<'a>(
+    shader: &'a wgpu::ShaderModule,
+    entry_point: &'a str,
+    buffers: &'a [Option<wgpu::VertexBufferLayout<'a>>],
+) -> wgpu::VertexState<'a> {
+    wgpu::VertexState {
+        module: shader,
+        entry_point: Some(entry_point),
+        compilation_options: Default::default(),
+        buffers,
     }
 }
 
@@ -728,11 +752,7 @@ fn main_pipeline(
     blend: bool,
     double_sided: bool,
 ) -> wgpu::RenderPipeline {
-    let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-        label: None,
-        bind_group_layouts: &[Some(frame), Some(material)],
-        immediate_size: 0,
-    });
+    let layout = pipeline_layout(device, &[Some(frame), Some(material)]);
     let (color_blend, mask_blend) = if blend {
         let max = wgpu::BlendComponent {
             src_factor: wgpu::BlendFactor::One,
@@ -752,12 +772,7 @@ fn main_pipeline(
     device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
         label: Some("product"),
         layout: Some(&layout),
-        vertex: wgpu::VertexState {
-            module: shader,
-            entry_point: Some("vs_main"),
-            compilation_options: Default::default(),
-            buffers: &[Some(vertex_layout())],
-        },
+        vertex: vertex_state(shader, "vs_main", VERTEX_BUFFERS),
         primitive: wgpu::PrimitiveState {
             cull_mode: (!double_sided).then_some(wgpu::Face::Back),
             ..Default::default()
@@ -810,20 +825,11 @@ fn depth_pipeline(
     material: &wgpu::BindGroupLayout,
     format: wgpu::TextureFormat,
 ) -> wgpu::RenderPipeline {
-    let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-        label: None,
-        bind_group_layouts: &[Some(frame), Some(material)],
-        immediate_size: 0,
-    });
+    let layout = pipeline_layout(device, &[Some(frame), Some(material)]);
     device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
         label: Some("depth"),
         layout: Some(&layout),
-        vertex: wgpu::VertexState {
-            module: shader,
-            entry_point: Some("vs_main"),
-            compilation_options: Default::default(),
-            buffers: &[Some(vertex_layout())],
-        },
+        vertex: vertex_state(shader, "vs_main", VERTEX_BUFFERS),
         primitive: wgpu::PrimitiveState::default(),
         depth_stencil: Some(depth_state(true, 0)),
         multisample: wgpu::MultisampleState::default(),
@@ -847,20 +853,11 @@ fn shadow_pipeline(
     shader: &wgpu::ShaderModule,
     frame: &wgpu::BindGroupLayout,
 ) -> wgpu::RenderPipeline {
-    let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-        label: None,
-        bind_group_layouts: &[Some(frame)],
-        immediate_size: 0,
-    });
+    let layout = pipeline_layout(device, &[Some(frame)]);
     device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
         label: Some("shadow map"),
         layout: Some(&layout),
-        vertex: wgpu::VertexState {
-            module: shader,
-            entry_point: Some("vs_shadow"),
-            compilation_options: Default::default(),
-            buffers: &[Some(vertex_layout())],
-        },
+        vertex: vertex_state(shader, "vs_shadow", VERTEX_BUFFERS),
         primitive: wgpu::PrimitiveState::default(),
         depth_stencil: Some(depth_state(true, 2)),
         multisample: wgpu::MultisampleState::default(),
@@ -875,11 +872,7 @@ fn catcher_pipeline(
     shader: &wgpu::ShaderModule,
     frame: &wgpu::BindGroupLayout,
 ) -> wgpu::RenderPipeline {
-    let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-        label: None,
-        bind_group_layouts: &[Some(frame)],
-        immediate_size: 0,
-    });
+    let layout = pipeline_layout(device, &[Some(frame)]);
     const ATTRIBUTES: [wgpu::VertexAttribute; 1] = wgpu::vertex_attr_array![0 => Float32x3];
     device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
         label: Some("catcher"),
