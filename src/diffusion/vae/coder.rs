@@ -28,6 +28,42 @@ struct Level<S> {
     sampler: Option<S>,
 }
 
+/// Levels `0..channels.len()` under `vb` (`{i}.resnets.{j}`), each `resnets` deep, with a
+/// resampler (built by `sampler`) after every level but the last.
+fn levels<S>(
+    vb: &VarBuilder,
+    channels: &[usize],
+    resnets: usize,
+    groups: usize,
+    sampler: impl Fn(VarBuilder, usize) -> Result<S>,
+) -> Result<Vec<Level<S>>> {
+    let mut out = Vec::with_capacity(channels.len());
+    let mut c_in = channels[0];
+    for (i, &c_out) in channels.iter().enumerate() {
+        let vb_level = vb.pp(i.to_string());
+        let blocks = (0..resnets)
+            .map(|j| {
+                ResnetBlock2D::new(
+                    vb_level.pp(format!("resnets.{j}")),
+                    if j == 0 { c_in } else { c_out },
+                    c_out,
+                    groups,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let last = i + 1 == channels.len();
+        let resampler = (!last)
+            .then(|| sampler(vb_level.clone(), c_out))
+            .transpose()?;
+        out.push(Level {
+            resnets: blocks,
+            sampler: resampler,
+        });
+        c_in = c_out;
+    }
+    Ok(out)
+}
+
 /// `x → moments before quant_conv` (channels 2 × latent).
 #[derive(Debug, Clone)]
 pub struct Encoder {
@@ -43,27 +79,13 @@ impl Encoder {
     pub fn new(vb: VarBuilder, cfg: &AutoencoderKLConfig) -> Result<Self> {
         let ch = &cfg.block_out_channels;
         let groups = cfg.norm_num_groups;
-        let mut down_blocks = Vec::with_capacity(ch.len());
-        let mut c_in = ch[0];
-        for (i, &c_out) in ch.iter().enumerate() {
-            let vb_b = vb.pp(format!("down_blocks.{i}"));
-            let resnets = (0..cfg.layers_per_block)
-                .map(|j| {
-                    ResnetBlock2D::new(
-                        vb_b.pp(format!("resnets.{j}")),
-                        if j == 0 { c_in } else { c_out },
-                        c_out,
-                        groups,
-                    )
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let last = i + 1 == ch.len();
-            let sampler = (!last)
-                .then(|| Downsample2D::new(vb_b.pp("downsamplers.0"), c_out))
-                .transpose()?;
-            down_blocks.push(Level { resnets, sampler });
-            c_in = c_out;
-        }
+        let down_blocks = levels(
+            &vb.pp("down_blocks"),
+            ch,
+            cfg.layers_per_block,
+            groups,
+            |vb, c| Downsample2D::new(vb.pp("downsamplers.0"), c),
+        )?;
         let top = ch[ch.len() - 1];
         Ok(Self {
             conv_in: conv3(vb.pp("conv_in"), cfg.in_channels, ch[0])?,
@@ -115,28 +137,14 @@ impl Decoder {
     pub fn new(vb: VarBuilder, cfg: &AutoencoderKLConfig) -> Result<Self> {
         let rev: Vec<usize> = cfg.block_out_channels.iter().rev().copied().collect();
         let groups = cfg.norm_num_groups;
-        let mut up_blocks = Vec::with_capacity(rev.len());
-        let mut c_in = rev[0];
-        for (i, &c_out) in rev.iter().enumerate() {
-            let vb_b = vb.pp(format!("up_blocks.{i}"));
-            // Decoder levels have one more resnet than the encoder's (diffusers `Decoder`).
-            let resnets = (0..=cfg.layers_per_block)
-                .map(|j| {
-                    ResnetBlock2D::new(
-                        vb_b.pp(format!("resnets.{j}")),
-                        if j == 0 { c_in } else { c_out },
-                        c_out,
-                        groups,
-                    )
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let last = i + 1 == rev.len();
-            let sampler = (!last)
-                .then(|| Upsample2D::new(vb_b.pp("upsamplers.0"), c_out))
-                .transpose()?;
-            up_blocks.push(Level { resnets, sampler });
-            c_in = c_out;
-        }
+        // Decoder levels have one more resnet than the encoder's (diffusers `Decoder`).
+        let up_blocks = levels(
+            &vb.pp("up_blocks"),
+            &rev,
+            cfg.layers_per_block + 1,
+            groups,
+            |vb, c| Upsample2D::new(vb.pp("upsamplers.0"), c),
+        )?;
         let bottom = rev[rev.len() - 1];
         Ok(Self {
             conv_in: conv3(vb.pp("conv_in"), cfg.latent_channels, rev[0])?,
