@@ -364,3 +364,50 @@ fn r3_fuzz_crashes_are_clean_errors() {
         fails_naming(dir.path(), &[("--model", &model)], &model, needle);
     }
 }
+
+/// A run that fails half way (a corrupt frame in an image sequence) keeps the previous output
+/// and leaves no temporary file.
+#[test]
+fn failure_mid_stream_keeps_the_previous_output() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("seq")).unwrap();
+    let pattern = dir.path().join("seq/%06d.png");
+    ffmpeg(&[
+        "-i",
+        s(&asset("demo.mp4")),
+        "-start_number",
+        "0",
+        s(&pattern),
+    ]);
+    let out = dir.path().join("out.mp4");
+    let poses = asset("demo.poses.json");
+    assert_ok(&run_on(
+        dir.path(),
+        &pattern,
+        &poses,
+        &out,
+        &["--fps", "24"],
+    ));
+    let before = std::fs::read(&out).unwrap();
+    let broken = dir.path().join("seq/000030.png");
+    std::fs::write(&broken, b"not a png").unwrap();
+    let err = assert_fails(&run_on(
+        dir.path(),
+        &pattern,
+        &poses,
+        &out,
+        &["--fps", "24", "--force"],
+    ));
+    assert!(err.contains("000030.png"), "{err}");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        before,
+        "the previous output was replaced"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}

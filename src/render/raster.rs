@@ -210,6 +210,7 @@ pub struct Rasterizer {
     size: FrameSize,
     depth_layer: DepthLayer,
     statics: FrameUniforms,
+    errors: GpuErrors,
     /// Adapter description, e.g. "llvmpipe (Vulkan)", for reports.
     pub adapter: String,
 }
@@ -224,6 +225,7 @@ impl Rasterizer {
         size: FrameSize,
     ) -> Result<Self> {
         let (device, queue, adapter, depth_layer) = open_device()?;
+        let errors = GpuErrors::install(&device);
         let frame_layout = frame_layout(&device, true);
         let shadow_layout = frame_layout_shadow(&device);
         let material_layout = material_layout(&device);
@@ -288,6 +290,7 @@ impl Rasterizer {
         });
         let catcher_quad = catcher_quad(&device, ground, model, world_from_object);
         let targets = targets(&device, size, depth_layer.format());
+        errors.check()?;
         Ok(Self {
             device,
             queue,
@@ -302,6 +305,7 @@ impl Rasterizer {
             size,
             depth_layer,
             statics,
+            errors,
             adapter,
         })
     }
@@ -347,6 +351,7 @@ impl Rasterizer {
             for slot in 0..chunk.len() {
                 out.push(self.read_slot(slot)?);
             }
+            self.errors.check()?;
         }
         Ok(out)
     }
@@ -499,6 +504,32 @@ impl Rasterizer {
             depth_m: image::ImageBuffer::from_raw(w, h, depth_m).ok_or_else(fail)?,
             shadow: image::GrayImage::from_raw(w, h, light).ok_or_else(fail)?,
         })
+    }
+}
+
+/// Validation and device errors reported by wgpu, kept to be returned as [`Error::Render`]
+/// instead of wgpu's default handler, which panics.
+#[derive(Debug, Clone, Default)]
+struct GpuErrors(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl GpuErrors {
+    fn install(device: &wgpu::Device) -> Self {
+        let errors = Self::default();
+        let sink = errors.0.clone();
+        device.on_uncaptured_error(std::sync::Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut first) = sink.lock() {
+                first.get_or_insert_with(|| e.to_string());
+            }
+        }));
+        errors
+    }
+
+    /// The first error since the last check, as a render error.
+    fn check(&self) -> Result<()> {
+        match self.0.lock().ok().and_then(|mut e| e.take()) {
+            Some(detail) => Err(Error::Render { detail }),
+            None => Ok(()),
+        }
     }
 }
 

@@ -290,7 +290,7 @@ fn stream_frames(
     };
     let mut received = 0_u64;
     progress.begin("frames", p.clip.frame_count);
-    {
+    let streamed = (|| -> Result<()> {
         let ctx = BatchContext {
             p,
             cfg,
@@ -307,18 +307,29 @@ fn stream_frames(
                 let frames = std::mem::take(&mut batch);
                 let n = frames.len() as u64;
                 let finished = process_batch(&ctx, frames, &mut state, clocks)?;
-                if finished.into_iter().any(|f| encoder_tx.send(f).is_err()) {
+                if finished
+                    .into_iter()
+                    .any(|f| encoder_tx.send(ToEncoder::Frame(f)).is_err())
+                {
                     break; // the encoder failed; its error is collected below
                 }
                 progress.advance("frames", n);
             }
         }
+        Ok(())
+    })();
+    // The output is committed only after every frame went through; on any error the encoder
+    // drops its temporary file and the previous output stays.
+    if streamed.is_ok() && received == p.clip.frame_count {
+        let _ = encoder_tx.send(ToEncoder::Finish);
     }
     drop(encoder_tx);
     progress.finish("frames");
-    let (encode_clock, audio_note) = encoder.join().map_err(|_| Error::Render {
+    let joined = encoder.join().map_err(|_| Error::Render {
         detail: "encoder thread panicked".into(),
-    })??;
+    });
+    streamed?;
+    let (encode_clock, audio_note) = joined??;
     clocks.encode = encode_clock;
     if received != p.clip.frame_count {
         return Err(Error::bad_input(
@@ -479,13 +490,19 @@ fn pose_of<'a>(p: &'a Prepared, frame: &Frame) -> Result<&'a crate::core::Camera
 
 type EncoderHandle = std::thread::JoinHandle<Result<(StageClock, Option<String>)>>;
 
+/// Messages to the encoder thread: frames in order, then `Finish` when all went well.
+enum ToEncoder {
+    Frame(Frame),
+    Finish,
+}
+
 /// Starts the encoder thread; returns once the output is created (or failed to be).
 fn spawn_encoder(
     cfg: &RunConfig,
     clip: &ClipSummary,
     audio: Option<&Path>,
-) -> Result<(mpsc::SyncSender<Frame>, EncoderHandle)> {
-    let (tx, rx) = mpsc::sync_channel::<Frame>(4);
+) -> Result<(mpsc::SyncSender<ToEncoder>, EncoderHandle)> {
+    let (tx, rx) = mpsc::sync_channel::<ToEncoder>(4);
     let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<()>>(1);
     let (output, clip, audio) = (
         cfg.output.clone(),
@@ -505,11 +522,19 @@ fn spawn_encoder(
             }
         };
         let mut clock = StageClock::new("encode");
-        for frame in rx {
-            clock.time(|| sink.write(&frame))?;
-            clock.processed += 1;
+        for msg in rx {
+            match msg {
+                ToEncoder::Frame(frame) => {
+                    clock.time(|| sink.write(&frame))?;
+                    clock.processed += 1;
+                }
+                ToEncoder::Finish => {
+                    clock.time(|| sink.finish())?;
+                    return Ok((clock, note));
+                }
+            }
         }
-        clock.time(|| sink.finish())?;
+        sink.abandon();
         Ok((clock, note))
     });
     ready_rx.recv().map_err(|_| Error::Render {

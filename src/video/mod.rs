@@ -256,6 +256,19 @@ impl Sink {
         }
     }
 
+    /// Gives up on a video output: closes it and deletes the temporary file, so a failed run
+    /// leaves the previous output untouched. (Sequence frames are already complete files.)
+    pub fn abandon(self) {
+        match self {
+            #[cfg(feature = "video")]
+            Self::Video { encoder, tmp, .. } => {
+                drop(encoder);
+                let _ = std::fs::remove_file(&tmp);
+            }
+            Self::Images(_) => {}
+        }
+    }
+
     /// Finishes the output and moves it to its final name.
     pub fn finish(self) -> Result<()> {
         match self {
