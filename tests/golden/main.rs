@@ -10,5 +10,7 @@ mod harness;
 mod sd15_clip;
 /// Schedules, strength tables and scheduler-only runs (DPM++ 2M Karras, DDIM).
 mod sd15_schedulers;
+/// The UNet's pieces (timestep projection and embedding so far).
+mod sd15_unet;
 /// The VAE: moments, posterior, decode; plain, sliced and tiled, on odd sizes too.
 mod sd15_vae;

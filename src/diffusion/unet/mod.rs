@@ -1,0 +1,48 @@
+//! The SD 1.5 UNet (`UNet2DConditionModel`) and the pieces the ControlNet shares with it.
+//! This build has the configuration and the timestep embedding ([`time`]); the resnet,
+//! transformer and block assembly follow.
+
+pub mod time;
+
+/// `unet/config.json` fields the port reads; `Default` is SD 1.5's
+/// (<https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5/blob/main/unet/config.json>).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct UNet2DConditionConfig {
+    /// `in_channels` (4, or 9 for the inpainting UNet).
+    pub in_channels: usize,
+    /// `out_channels`.
+    pub out_channels: usize,
+    /// `block_out_channels`.
+    pub block_out_channels: Vec<usize>,
+    /// `layers_per_block`.
+    pub layers_per_block: usize,
+    /// `attention_head_dim`: in SD 1.5 configs this is the number of heads.
+    pub attention_head_dim: usize,
+    /// `cross_attention_dim`.
+    pub cross_attention_dim: usize,
+    /// `norm_num_groups`.
+    pub norm_num_groups: usize,
+    /// `norm_eps`.
+    pub norm_eps: f64,
+    /// `flip_sin_to_cos`.
+    pub flip_sin_to_cos: bool,
+    /// `freq_shift`.
+    pub freq_shift: f64,
+}
+
+impl Default for UNet2DConditionConfig {
+    fn default() -> Self {
+        Self {
+            in_channels: 4,
+            out_channels: 4,
+            block_out_channels: vec![320, 640, 1280, 1280],
+            layers_per_block: 2,
+            attention_head_dim: 8,
+            cross_attention_dim: 768,
+            norm_num_groups: 32,
+            norm_eps: 1e-5,
+            flip_sin_to_cos: true,
+            freq_shift: 0.0,
+        }
+    }
+}
