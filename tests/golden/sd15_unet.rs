@@ -45,3 +45,80 @@ fn timestep_projection_and_embedding() {
         );
     }
 }
+
+#[test]
+fn unet_plain_and_with_control_residuals() {
+    use vanelia::diffusion::unet::model::{ControlResiduals, UNet2DConditionModel};
+    for case in cases("sd15", ENV) {
+        let dir = case
+            .dir
+            .join(case.manifest["config"]["models"]["unet"].as_str().unwrap());
+        let cfg: UNet2DConditionConfig = weights::read_config(&dir.join("config.json")).unwrap();
+        let vb = weights::var_builder(
+            &dir.join("diffusion_pytorch_model.safetensors"),
+            DType::F32,
+            &Device::Cpu,
+        )
+        .unwrap();
+        let unet = UNet2DConditionModel::new(vb, cfg).unwrap();
+        let io = case.tensors("unet_controlnet_io.safetensors");
+        let t = io["timestep"].to_vec1::<i64>().unwrap()[0] as f64;
+        let ctx = &io["encoder_hidden_states"];
+        let plain = unet.forward(&io["sample"], t, ctx, None).unwrap();
+        assert_close(
+            &format!("{}: unet_out_plain", case.name()),
+            &plain,
+            &io["unet_out_plain"],
+            ATOL_LATENTS_F32,
+        );
+        let k = case.manifest["files"]["unet_controlnet_io.safetensors"]["meta"]
+            ["num_down_residuals"]
+            .as_u64()
+            .unwrap() as usize;
+        let control = ControlResiduals {
+            down: (0..k)
+                .map(|j| io[&format!("cn_down_{j}")].clone())
+                .collect(),
+            mid: io["cn_mid"].clone(),
+        };
+        let with = unet.forward(&io["sample"], t, ctx, Some(&control)).unwrap();
+        assert_close(
+            "unet_out_with_control",
+            &with,
+            &io["unet_out_with_control"],
+            ATOL_LATENTS_F32,
+        );
+    }
+}
+
+#[test]
+fn inpainting_unet_with_nine_input_channels() {
+    use vanelia::diffusion::unet::model::UNet2DConditionModel;
+    for case in cases("sd15", ENV) {
+        let dir = case.dir.join(
+            case.manifest["config"]["models"]["unet_inpaint9"]
+                .as_str()
+                .unwrap(),
+        );
+        let cfg: UNet2DConditionConfig = weights::read_config(&dir.join("config.json")).unwrap();
+        assert_eq!(cfg.in_channels, 9);
+        let vb = weights::var_builder(
+            &dir.join("diffusion_pytorch_model.safetensors"),
+            DType::F32,
+            &Device::Cpu,
+        )
+        .unwrap();
+        let unet = UNet2DConditionModel::new(vb, cfg).unwrap();
+        let io = case.tensors("unet_controlnet_io.safetensors");
+        let t = io["unet9_timestep"].to_vec1::<i64>().unwrap()[0] as f64;
+        let out = unet
+            .forward(&io["unet9_sample"], t, &io["encoder_hidden_states"], None)
+            .unwrap();
+        assert_close(
+            &format!("{}: unet9_out", case.name()),
+            &out,
+            &io["unet9_out"],
+            ATOL_LATENTS_F32,
+        );
+    }
+}

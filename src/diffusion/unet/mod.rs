@@ -1,8 +1,12 @@
 //! The SD 1.5 UNet (`UNet2DConditionModel`) and the pieces the ControlNet shares with it.
-//! This build has the configuration and the timestep embedding ([`time`]); the resnet,
-//! transformer and block assembly follow.
+//! Main types: [`UNet2DConditionConfig`], [`model::UNet2DConditionModel`] and
+//! [`model::ControlResiduals`]; [`transformer`] has the attention with erf GELU, [`resnet`] the
+//! time-conditioned resnet and resamplers, [`time`] the timestep embedding.
 
+pub mod model;
+pub mod resnet;
 pub mod time;
+pub mod transformer;
 
 /// `unet/config.json` fields the port reads; `Default` is SD 1.5's
 /// (<https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5/blob/main/unet/config.json>).
@@ -28,6 +32,34 @@ pub struct UNet2DConditionConfig {
     pub flip_sin_to_cos: bool,
     /// `freq_shift`.
     pub freq_shift: f64,
+    /// `down_block_types` (`CrossAttnDownBlock2D` levels have attention).
+    #[serde(default = "default_down_blocks")]
+    pub down_block_types: Vec<String>,
+    /// `up_block_types` (`CrossAttnUpBlock2D` levels have attention).
+    #[serde(default = "default_up_blocks")]
+    pub up_block_types: Vec<String>,
+}
+
+fn default_down_blocks() -> Vec<String> {
+    [
+        "CrossAttnDownBlock2D",
+        "CrossAttnDownBlock2D",
+        "CrossAttnDownBlock2D",
+        "DownBlock2D",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn default_up_blocks() -> Vec<String> {
+    [
+        "UpBlock2D",
+        "CrossAttnUpBlock2D",
+        "CrossAttnUpBlock2D",
+        "CrossAttnUpBlock2D",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 impl Default for UNet2DConditionConfig {
@@ -43,6 +75,8 @@ impl Default for UNet2DConditionConfig {
             norm_eps: 1e-5,
             flip_sin_to_cos: true,
             freq_shift: 0.0,
+            down_block_types: default_down_blocks(),
+            up_block_types: default_up_blocks(),
         }
     }
 }
