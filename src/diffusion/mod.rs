@@ -4,6 +4,7 @@
 //! rest of the UNet, the ControlNet, the unrolled pipeline and the stage follow.
 
 pub mod clip;
+pub mod controlnet;
 pub mod schedulers;
 pub mod unet;
 pub mod vae;

@@ -122,3 +122,44 @@ fn inpainting_unet_with_nine_input_channels() {
         );
     }
 }
+
+#[test]
+fn controlnet_residuals() {
+    use vanelia::diffusion::controlnet::ControlNetModel;
+    for case in cases("sd15", ENV) {
+        let dir = case.dir.join(
+            case.manifest["config"]["models"]["controlnet"]
+                .as_str()
+                .unwrap(),
+        );
+        let cn = ControlNetModel::load(&dir, DType::F32, &Device::Cpu).unwrap();
+        let io = case.tensors("unet_controlnet_io.safetensors");
+        let inputs = case.tensors("inputs.safetensors");
+        let meta = &case.manifest["files"]["unet_controlnet_io.safetensors"]["meta"];
+        let scale = meta["conditioning_scale"].as_f64().unwrap();
+        let control =
+            candle_core::Tensor::cat(&[&inputs["control_image"], &inputs["control_image"]], 0)
+                .unwrap();
+        let t = io["timestep"].to_vec1::<i64>().unwrap()[0] as f64;
+        let out = cn
+            .forward(
+                &io["sample"],
+                t,
+                &io["encoder_hidden_states"],
+                &control,
+                scale,
+            )
+            .unwrap();
+        let k = meta["num_down_residuals"].as_u64().unwrap() as usize;
+        assert_eq!(out.down.len(), k);
+        for (j, r) in out.down.iter().enumerate() {
+            assert_close(
+                &format!("{}: cn_down_{j}", case.name()),
+                r,
+                &io[&format!("cn_down_{j}")],
+                ATOL_LATENTS_F32,
+            );
+        }
+        assert_close("cn_mid", &out.mid, &io["cn_mid"], ATOL_LATENTS_F32);
+    }
+}

@@ -14,7 +14,8 @@ pub mod transformer;
 pub struct UNet2DConditionConfig {
     /// `in_channels` (4, or 9 for the inpainting UNet).
     pub in_channels: usize,
-    /// `out_channels`.
+    /// `out_channels` (absent in ControlNet configs).
+    #[serde(default = "four")]
     pub out_channels: usize,
     /// `block_out_channels`.
     pub block_out_channels: Vec<usize>,
@@ -38,6 +39,10 @@ pub struct UNet2DConditionConfig {
     /// `up_block_types` (`CrossAttnUpBlock2D` levels have attention).
     #[serde(default = "default_up_blocks")]
     pub up_block_types: Vec<String>,
+}
+
+fn four() -> usize {
+    4
 }
 
 fn default_down_blocks() -> Vec<String> {

@@ -16,7 +16,7 @@ use super::UNet2DConditionConfig;
 
 /// One down level: (resnet, optional attention) × layers, then an optional downsampler.
 #[derive(Debug, Clone)]
-struct DownBlock {
+pub(crate) struct DownBlock {
     resnets: Vec<ResnetBlock2D>,
     attentions: Vec<Transformer2D>,
     downsampler: Option<Downsample2D>,
@@ -33,7 +33,7 @@ struct UpBlock {
 
 /// Resnet, attention, resnet.
 #[derive(Debug, Clone)]
-struct MidBlock {
+pub(crate) struct MidBlock {
     resnets: [ResnetBlock2D; 2],
     attention: Transformer2D,
 }
@@ -62,7 +62,7 @@ pub struct UNet2DConditionModel {
 }
 
 /// What every block needs to build its layers.
-struct Dims {
+pub(crate) struct Dims {
     temb: usize,
     groups: usize,
     eps: f64,
@@ -75,34 +75,14 @@ impl UNet2DConditionModel {
     pub fn new(vb: VarBuilder, config: UNet2DConditionConfig) -> Result<Self> {
         let ch = &config.block_out_channels;
         let c0 = ch[0];
-        let d = Dims {
-            temb: 4 * c0,
-            groups: config.norm_num_groups,
-            eps: config.norm_eps,
-            heads: config.attention_head_dim,
-            context: config.cross_attention_dim,
-        };
+        let d = Dims::of(&config);
         let down_blocks = (0..ch.len())
             .map(|i| down_block(vb.pp(format!("down_blocks.{i}")), &config, i, &d))
             .collect::<Result<Vec<_>>>()?;
         let up_blocks = (0..ch.len())
             .map(|i| up_block(vb.pp(format!("up_blocks.{i}")), &config, i, &d))
             .collect::<Result<Vec<_>>>()?;
-        let top = ch[ch.len() - 1];
-        let vb_mid = vb.pp("mid_block");
-        let mid_block = MidBlock {
-            resnets: [
-                ResnetBlock2D::new(vb_mid.pp("resnets.0"), top, top, d.temb, d.groups, d.eps)?,
-                ResnetBlock2D::new(vb_mid.pp("resnets.1"), top, top, d.temb, d.groups, d.eps)?,
-            ],
-            attention: Transformer2D::new(
-                vb_mid.pp("attentions.0"),
-                top,
-                d.context,
-                d.heads,
-                d.groups,
-            )?,
-        };
+        let mid_block = MidBlock::new(vb.pp("mid_block"), ch[ch.len() - 1], &d)?;
         Ok(Self {
             conv_in: conv(vb.pp("conv_in"), config.in_channels, c0, 3, 1, 1)?,
             time_embedding: TimestepEmbedding::new(vb.pp("time_embedding"), c0, d.temb)?,
@@ -126,19 +106,7 @@ impl UNet2DConditionModel {
     ) -> Result<Tensor> {
         let b = sample.dim(0)?;
         // 1. time
-        let cfg = &self.config;
-        let features = timestep_features(
-            &[timestep],
-            cfg.block_out_channels[0],
-            cfg.flip_sin_to_cos,
-            cfg.freq_shift,
-            sample.device(),
-        )?;
-        let temb = self
-            .time_embedding
-            .forward(&features)?
-            .to_dtype(sample.dtype())?
-            .repeat((b, 1))?;
+        let temb = time_embedding(&self.time_embedding, &self.config, timestep, b, sample)?;
         // 2. pre-process
         let mut h = self.conv_in.forward(sample)?;
         // 3. down, collecting skip connections
@@ -154,9 +122,7 @@ impl UNet2DConditionModel {
                 .collect::<Result<Vec<_>>>()?;
         }
         // 4. mid
-        h = self.mid_block.resnets[0].forward(&h, &temb)?;
-        h = self.mid_block.attention.forward(&h, context)?;
-        h = self.mid_block.resnets[1].forward(&h, &temb)?;
+        h = self.mid_block.forward(&h, &temb, context)?;
         if let Some(c) = control {
             h = (h + &c.mid)?;
         }
@@ -170,11 +136,63 @@ impl UNet2DConditionModel {
     }
 }
 
+impl Dims {
+    /// The widths of a UNet-shaped network from its config.
+    pub(crate) fn of(config: &UNet2DConditionConfig) -> Self {
+        Self {
+            temb: 4 * config.block_out_channels[0],
+            groups: config.norm_num_groups,
+            eps: config.norm_eps,
+            heads: config.attention_head_dim,
+            context: config.cross_attention_dim,
+        }
+    }
+}
+
+impl MidBlock {
+    pub(crate) fn new(vb: VarBuilder, c: usize, d: &Dims) -> Result<Self> {
+        Ok(Self {
+            resnets: [
+                ResnetBlock2D::new(vb.pp("resnets.0"), c, c, d.temb, d.groups, d.eps)?,
+                ResnetBlock2D::new(vb.pp("resnets.1"), c, c, d.temb, d.groups, d.eps)?,
+            ],
+            attention: Transformer2D::new(vb.pp("attentions.0"), c, d.context, d.heads, d.groups)?,
+        })
+    }
+
+    pub(crate) fn forward(&self, h: &Tensor, temb: &Tensor, context: &Tensor) -> Result<Tensor> {
+        let h = self.resnets[0].forward(h, temb)?;
+        let h = self.attention.forward(&h, context)?;
+        self.resnets[1].forward(&h, temb)
+    }
+}
+
+/// Time embedding for one timestep, repeated over the batch.
+pub(crate) fn time_embedding(
+    embedding: &TimestepEmbedding,
+    config: &UNet2DConditionConfig,
+    timestep: f64,
+    batch: usize,
+    like: &Tensor,
+) -> Result<Tensor> {
+    let features = timestep_features(
+        &[timestep],
+        config.block_out_channels[0],
+        config.flip_sin_to_cos,
+        config.freq_shift,
+        like.device(),
+    )?;
+    embedding
+        .forward(&features)?
+        .to_dtype(like.dtype())?
+        .repeat((batch, 1))
+}
+
 fn has_attention(kind: Option<&String>) -> bool {
     kind.is_some_and(|k| k.starts_with("CrossAttn"))
 }
 
-fn down_block(
+pub(crate) fn down_block(
     vb: VarBuilder,
     cfg: &UNet2DConditionConfig,
     i: usize,
@@ -271,7 +289,7 @@ fn up_block(vb: VarBuilder, cfg: &UNet2DConditionConfig, i: usize, d: &Dims) -> 
     })
 }
 
-fn block_down(
+pub(crate) fn block_down(
     block: &DownBlock,
     h: &Tensor,
     temb: &Tensor,
