@@ -5,6 +5,7 @@
 
 pub mod clip;
 pub mod controlnet;
+pub mod denoise;
 pub mod schedulers;
 pub mod unet;
 pub mod vae;

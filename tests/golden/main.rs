@@ -8,6 +8,8 @@
 mod harness;
 /// The CLIP text encoder: every hidden state and the output.
 mod sd15_clip;
+/// Whole refinement runs (every scheduler, guidance, ControlNet and VAE setting of the case).
+mod sd15_pipeline;
 /// Schedules, strength tables and scheduler-only runs (DPM++ 2M Karras, DDIM).
 mod sd15_schedulers;
 /// The UNet's pieces (timestep projection and embedding so far).

@@ -1,0 +1,143 @@
+use candle_core::{DType, Device, Tensor};
+use vanelia::diffusion::controlnet::ControlNetModel;
+use vanelia::diffusion::denoise::{refine, to_u8, Models, RefineInputs, RefineSettings};
+use vanelia::diffusion::schedulers::{SchedulerConfig, SchedulerKind};
+use vanelia::diffusion::unet::model::UNet2DConditionModel;
+use vanelia::diffusion::unet::UNet2DConditionConfig;
+use vanelia::diffusion::vae::{AutoencoderKL, TileConfig, VaeMode};
+use vanelia::diffusion::weights;
+
+use crate::harness::{assert_close, cases, Case, ATOL_LATENTS_F32};
+
+const ENV: &str = "VANELIA_GOLDEN_SD15";
+
+fn model_dir(case: &Case, name: &str) -> std::path::PathBuf {
+    case.dir
+        .join(case.manifest["config"]["models"][name].as_str().unwrap())
+}
+
+fn unet(case: &Case, name: &str) -> UNet2DConditionModel {
+    let dir = model_dir(case, name);
+    let cfg: UNet2DConditionConfig = weights::read_config(&dir.join("config.json")).unwrap();
+    let vb = weights::var_builder(
+        &dir.join("diffusion_pytorch_model.safetensors"),
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
+    UNet2DConditionModel::new(vb, cfg).unwrap()
+}
+
+fn settings(case: &Case, run: &serde_json::Value) -> RefineSettings {
+    let scheduler_dir = model_dir(case, "scheduler");
+    let tiling = run["vae_tiling"].as_bool().unwrap().then(|| TileConfig {
+        sample_px: run["vae_tile_sample_min_size"].as_u64().unwrap() as usize,
+        latent: run["vae_tile_latent_min_size"].as_u64().unwrap() as usize,
+        overlap: run["vae_tile_overlap_factor"].as_f64().unwrap(),
+    });
+    RefineSettings {
+        scheduler: match run["scheduler"].as_str().unwrap() {
+            "ddim" => SchedulerKind::Ddim,
+            _ => SchedulerKind::DpmPp2mKarras,
+        },
+        scheduler_config: SchedulerConfig::from_json(
+            &std::fs::read_to_string(scheduler_dir.join("scheduler_config.json")).unwrap(),
+        )
+        .unwrap(),
+        steps: run["num_inference_steps"].as_u64().unwrap() as usize,
+        strength: run["strength"].as_f64().unwrap(),
+        guidance: run["guidance_scale"].as_f64().unwrap(),
+        controlnet_scale: run["controlnet_conditioning_scale"].as_f64().unwrap(),
+        guess_mode: run["guess_mode"].as_bool().unwrap(),
+        control_start: run["control_guidance_start"].as_f64().unwrap(),
+        control_end: run["control_guidance_end"].as_f64().unwrap(),
+        vae: VaeMode {
+            slicing: run["vae_slicing"].as_bool().unwrap(),
+            tiling,
+        },
+    }
+}
+
+fn max_u8_diff(a: &Tensor, b: &Tensor) -> u8 {
+    let (a, b) = (
+        a.flatten_all().unwrap().to_vec1::<u8>().unwrap(),
+        b.flatten_all().unwrap().to_vec1::<u8>().unwrap(),
+    );
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn pipeline_runs_match_step_by_step() {
+    for case in cases("sd15", ENV) {
+        let controlnet =
+            ControlNetModel::load(&model_dir(&case, "controlnet"), DType::F32, &Device::Cpu)
+                .unwrap();
+        let vae = AutoencoderKL::load(&model_dir(&case, "vae"), DType::F32, &Device::Cpu).unwrap();
+        let inputs = case.tensors("inputs.safetensors");
+        for run in case.manifest["pipelines"].as_array().unwrap() {
+            let name = format!("{} {}", case.name(), run["name"].as_str().unwrap());
+            let unet = unet(&case, run["unet"].as_str().unwrap());
+            let t = case.tensors(run["file"].as_str().unwrap());
+            let input = RefineInputs {
+                image: &inputs["image"],
+                mask: &inputs["mask"],
+                control_image: &inputs["control_image"],
+                prompt_embeds: &inputs["prompt_embeds"],
+                negative_prompt_embeds: &inputs["negative_prompt_embeds"],
+                eps_image: &t["eps_vae_init_image"],
+                noise: &t["noise"],
+                eps_masked_image: &t["eps_vae_masked_image"],
+            };
+            let out = refine(
+                &Models {
+                    unet: &unet,
+                    controlnet: &controlnet,
+                    vae: &vae,
+                },
+                &input,
+                &settings(&case, run),
+            )
+            .unwrap();
+            assert_close(
+                &format!("{name}: image_latents"),
+                &out.image_latents,
+                &t["image_latents"],
+                ATOL_LATENTS_F32,
+            );
+            assert_close(
+                &format!("{name}: latents_init"),
+                &out.latents_init,
+                &t["latents_init"],
+                ATOL_LATENTS_F32,
+            );
+            let steps = run["num_steps_run"].as_u64().unwrap() as usize;
+            assert_eq!(out.latents.len(), steps, "{name}");
+            for i in 0..steps {
+                assert_close(
+                    &format!("{name}: unet_out_{i}"),
+                    &out.unet_out[i],
+                    &t[&format!("unet_out_{i}")],
+                    ATOL_LATENTS_F32,
+                );
+                assert_close(
+                    &format!("{name}: latents_{i}"),
+                    &out.latents[i],
+                    &t[&format!("latents_{i}")],
+                    ATOL_LATENTS_F32,
+                );
+            }
+            assert_close(
+                &format!("{name}: decoded"),
+                &out.decoded,
+                &t["image_decoded_raw"],
+                ATOL_LATENTS_F32,
+            );
+            let d = max_u8_diff(&to_u8(&out.decoded).unwrap(), &t["image_out_u8"]);
+            assert!(d <= 1, "{name}: u8 image differs by {d}");
+        }
+    }
+}
