@@ -8,6 +8,8 @@ mod util;
 mod bad_input;
 /// The main job end to end on the bundled assets: frames, fps, audio, caching, resume, ranges.
 mod cli;
+/// Diffusion networks at the published SD 1.5 sizes (zero weights): build and run.
+mod diffusion;
 /// Rendering checks: projection against the analytic pinhole, orientation.
 mod render;
 /// Video I/O against the FFmpeg command-line tool: rotation, frame rates, image sequences.

@@ -141,3 +141,67 @@ fn pipeline_runs_match_step_by_step() {
         }
     }
 }
+
+/// A batch gives the same frames as the frames one at a time (noise is per frame).
+#[test]
+fn batch_equals_frames_one_at_a_time() {
+    let case = cases("sd15", "VANELIA_GOLDEN_SD15_UNUSED")
+        .into_iter()
+        .next()
+        .unwrap();
+    let controlnet =
+        ControlNetModel::load(&model_dir(&case, "controlnet"), DType::F32, &Device::Cpu).unwrap();
+    let vae = AutoencoderKL::load(&model_dir(&case, "vae"), DType::F32, &Device::Cpu).unwrap();
+    let unet = unet(&case, "unet");
+    let models = Models {
+        unet: &unet,
+        controlnet: &controlnet,
+        vae: &vae,
+    };
+    let inputs = case.tensors("inputs.safetensors");
+    let run = &case.manifest["pipelines"][0];
+    let t = case.tensors(run["file"].as_str().unwrap());
+    let s = settings(&case, run);
+    let frame = |name: &str,
+                 tensors: &std::collections::HashMap<String, Tensor>,
+                 i: Option<usize>| match i {
+        Some(i) => tensors[name].narrow(0, i, 1).unwrap(),
+        None => tensors[name].clone(),
+    };
+    let run_on = |i: Option<usize>| {
+        let (image, mask, control) = (
+            frame("image", &inputs, i),
+            frame("mask", &inputs, i),
+            frame("control_image", &inputs, i),
+        );
+        let (pos, neg) = (
+            frame("prompt_embeds", &inputs, i),
+            frame("negative_prompt_embeds", &inputs, i),
+        );
+        let (e1, n, e3) = (
+            frame("eps_vae_init_image", &t, i),
+            frame("noise", &t, i),
+            frame("eps_vae_masked_image", &t, i),
+        );
+        let input = RefineInputs {
+            image: &image,
+            mask: &mask,
+            control_image: &control,
+            prompt_embeds: &pos,
+            negative_prompt_embeds: &neg,
+            eps_image: &e1,
+            noise: &n,
+            eps_masked_image: &e3,
+        };
+        refine(&models, &input, &s).unwrap().decoded
+    };
+    let batch = run_on(None);
+    for i in 0..batch.dim(0).unwrap() {
+        assert_close(
+            &format!("frame {i}"),
+            &run_on(Some(i)),
+            &batch.narrow(0, i, 1).unwrap(),
+            1e-5,
+        );
+    }
+}
