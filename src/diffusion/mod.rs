@@ -1,7 +1,8 @@
 //! The refinement stage: Stable Diffusion 1.5 + ControlNet-inpaint img2img in candle, matching
-//! diffusers 0.42.1. This build has the schedulers ([`schedulers`]), the VAE ([`vae`]) and the
-//! text encoder ([`clip`]), and the UNet's configuration and timestep embedding ([`unet`]); the
-//! rest of the UNet, the ControlNet, the unrolled pipeline and the stage follow.
+//! diffusers 0.42.1: schedulers ([`schedulers`]), VAE ([`vae`]), text encoder ([`clip`]), UNet
+//! ([`unet`]), ControlNet ([`controlnet`]) and the unrolled loop ([`denoise`]), each checked
+//! against reference tensors (`tests/golden`). The stage that feeds video frames through them
+//! (tokenizer, per-frame noise, batches, ROI crop and paste) follows.
 
 pub mod clip;
 pub mod controlnet;
