@@ -106,7 +106,7 @@ pub fn composite(
         };
         harmonise_classic(&mut product, &region, &settings, s.seed, nr);
     }
-    let feathered = feather(&alpha, s.feather_px);
+    let feathered = alpha.feathered_inward(s.feather_px);
     blend(&bg, &product, &feathered, &shadow, roi, crop)
 }
 
@@ -196,24 +196,6 @@ fn ring_mask(alpha: &Plane, radius: usize) -> Vec<bool> {
         .zip(&inside.data)
         .map(|(&n, &i)| n > 1e-6 && i == 0.0)
         .collect()
-}
-
-/// Softens the edge inwards: never adds coverage outside the rendered silhouette.
-fn feather(alpha: &Plane, feather_px: f32) -> Plane {
-    let r = feather_px.round() as usize;
-    if r == 0 {
-        return alpha.clone();
-    }
-    let blurred = alpha.box_blur(r.div_ceil(2), 2);
-    Plane {
-        data: alpha
-            .data
-            .iter()
-            .zip(&blurred.data)
-            .map(|(&a, &b)| a.min(b))
-            .collect(),
-        ..alpha.clone()
-    }
 }
 
 fn blend(

@@ -39,6 +39,25 @@ impl Plane {
         out
     }
 
+    /// Softens an edge inwards over about `feather_px`: never exceeds the input, so coverage
+    /// is never added outside a silhouette (pixels outside stay exactly as they were).
+    pub fn feathered_inward(&self, feather_px: f32) -> Plane {
+        let r = feather_px.round() as usize;
+        if r == 0 {
+            return self.clone();
+        }
+        let blurred = self.box_blur(r.div_ceil(2), 2);
+        Plane {
+            data: self
+                .data
+                .iter()
+                .zip(&blurred.data)
+                .map(|(&a, &b)| a.min(b))
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     fn blur_rows(&self, r: usize) -> Plane {
         let (w, r_i) = (self.width, r as isize);
         let norm = 1.0 / (2 * r + 1) as f32;
