@@ -1,7 +1,8 @@
 use std::path::Path;
 
 use crate::util::{
-    assert_fails, assert_ok, asset, demo_run, edited_demo_poses, ffmpeg, run_on, s, vanelia,
+    assert_fails, assert_ok, asset, demo_image_sequence, demo_run, edited_demo_poses, ffmpeg,
+    run_on, s, sequence_run, vanelia,
 };
 
 /// Runs the main job with one argument replaced, expecting exit 2 with `file` named.
@@ -370,34 +371,13 @@ fn r3_fuzz_crashes_are_clean_errors() {
 #[test]
 fn failure_mid_stream_keeps_the_previous_output() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("seq")).unwrap();
-    let pattern = dir.path().join("seq/%06d.png");
-    ffmpeg(&[
-        "-i",
-        s(&asset("demo.mp4")),
-        "-start_number",
-        "0",
-        s(&pattern),
-    ]);
+    let pattern = demo_image_sequence(dir.path());
     let out = dir.path().join("out.mp4");
-    let poses = asset("demo.poses.json");
-    assert_ok(&run_on(
-        dir.path(),
-        &pattern,
-        &poses,
-        &out,
-        &["--fps", "24"],
-    ));
+    assert_ok(&sequence_run(dir.path(), &pattern, &out, &[]));
     let before = std::fs::read(&out).unwrap();
     let broken = dir.path().join("seq/000030.png");
     std::fs::write(&broken, b"not a png").unwrap();
-    let err = assert_fails(&run_on(
-        dir.path(),
-        &pattern,
-        &poses,
-        &out,
-        &["--fps", "24", "--force"],
-    ));
+    let err = assert_fails(&sequence_run(dir.path(), &pattern, &out, &["--force"]));
     assert!(err.contains("000030.png"), "{err}");
     assert_eq!(
         std::fs::read(&out).unwrap(),

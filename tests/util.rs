@@ -46,6 +46,26 @@ pub fn demo_run(dir: &Path, output: &Path, extra: &[&str]) -> Output {
     )
 }
 
+/// The demo clip extracted to `dir/seq/%06d.png` (numbered from 0); returns the pattern.
+pub fn demo_image_sequence(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("seq")).unwrap();
+    let pattern = dir.join("seq/%06d.png");
+    ffmpeg(&[
+        "-i",
+        s(&asset("demo.mp4")),
+        "-start_number",
+        "0",
+        s(&pattern),
+    ]);
+    pattern
+}
+
+/// The main job on an image sequence of the demo at its 24 fps, plus `extra` arguments.
+pub fn sequence_run(dir: &Path, pattern: &Path, output: &Path, extra: &[&str]) -> Output {
+    let args: Vec<&str> = ["--fps", "24"].iter().chain(extra).copied().collect();
+    run_on(dir, pattern, &asset("demo.poses.json"), output, &args)
+}
+
 /// A copy of the demo track changed by `edit`, written into `dir`.
 pub fn edited_demo_poses(
     dir: &Path,

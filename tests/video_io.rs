@@ -3,7 +3,9 @@ use std::process::Command;
 use vanelia::core::FrameRate;
 use vanelia::video::Source;
 
-use crate::util::{assert_ok, asset, decode_all, ffmpeg, run_on, s};
+use crate::util::{
+    assert_ok, asset, decode_all, demo_image_sequence, ffmpeg, run_on, s, sequence_run,
+};
 
 /// Frames as the FFmpeg tool decodes them (auto-rotated), RGB24.
 fn ffmpeg_frames(path: &std::path::Path, w: u32, h: u32) -> Vec<image::RgbImage> {
@@ -118,24 +120,9 @@ fn fractional_frame_rate_is_kept() {
 #[test]
 fn image_sequence_in_video_out() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("seq")).unwrap();
-    let pattern = dir.path().join("seq/%06d.png");
-    ffmpeg(&[
-        "-i",
-        s(&asset("demo.mp4")),
-        "-start_number",
-        "0",
-        s(&pattern),
-    ]);
+    let pattern = demo_image_sequence(dir.path());
     let out = dir.path().join("out.mp4");
-    let poses = asset("demo.poses.json");
-    assert_ok(&run_on(
-        dir.path(),
-        &pattern,
-        &poses,
-        &out,
-        &["--fps", "24"],
-    ));
+    assert_ok(&sequence_run(dir.path(), &pattern, &out, &[]));
     let clip = Source::open(&out, FrameRate { num: 1, den: 1 })
         .unwrap()
         .summary();
