@@ -9,6 +9,7 @@ pub mod clip;
 pub mod controlnet;
 pub mod denoise;
 pub mod noise;
+pub mod resnet;
 pub mod roi;
 pub mod schedulers;
 pub mod unet;

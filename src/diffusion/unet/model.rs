@@ -153,17 +153,17 @@ impl MidBlock {
     pub(crate) fn new(vb: VarBuilder, c: usize, d: &Dims) -> Result<Self> {
         Ok(Self {
             resnets: [
-                ResnetBlock2D::new(vb.pp("resnets.0"), c, c, d.temb, d.groups, d.eps)?,
-                ResnetBlock2D::new(vb.pp("resnets.1"), c, c, d.temb, d.groups, d.eps)?,
+                ResnetBlock2D::new(vb.pp("resnets.0"), c, c, Some(d.temb), d.groups, d.eps)?,
+                ResnetBlock2D::new(vb.pp("resnets.1"), c, c, Some(d.temb), d.groups, d.eps)?,
             ],
             attention: Transformer2D::new(vb.pp("attentions.0"), c, d.context, d.heads, d.groups)?,
         })
     }
 
     pub(crate) fn forward(&self, h: &Tensor, temb: &Tensor, context: &Tensor) -> Result<Tensor> {
-        let h = self.resnets[0].forward(h, temb)?;
+        let h = self.resnets[0].forward(h, Some(temb))?;
         let h = self.attention.forward(&h, context)?;
-        self.resnets[1].forward(&h, temb)
+        self.resnets[1].forward(&h, Some(temb))
     }
 }
 
@@ -207,7 +207,7 @@ pub(crate) fn down_block(
                 vb.pp(format!("resnets.{j}")),
                 if j == 0 { c_in } else { c_out },
                 c_out,
-                d.temb,
+                Some(d.temb),
                 d.groups,
                 d.eps,
             )
@@ -257,7 +257,7 @@ fn up_block(vb: VarBuilder, cfg: &UNet2DConditionConfig, i: usize, d: &Dims) -> 
                 vb.pp(format!("resnets.{j}")),
                 c_in + skip,
                 c_out,
-                d.temb,
+                Some(d.temb),
                 d.groups,
                 d.eps,
             )
@@ -298,7 +298,7 @@ pub(crate) fn block_down(
 ) -> Result<Tensor> {
     let mut h = h.clone();
     for (j, resnet) in block.resnets.iter().enumerate() {
-        h = resnet.forward(&h, temb)?;
+        h = resnet.forward(&h, Some(temb))?;
         if let Some(attn) = block.attentions.get(j) {
             h = attn.forward(&h, context)?;
         }
@@ -323,7 +323,7 @@ fn block_up(
         let skip = skips
             .pop()
             .ok_or_else(|| candle_core::Error::Msg("UNet ran out of skip connections".into()))?;
-        h = resnet.forward(&Tensor::cat(&[&h, &skip], 1)?, temb)?;
+        h = resnet.forward(&Tensor::cat(&[&h, &skip], 1)?, Some(temb))?;
         if let Some(attn) = block.attentions.get(j) {
             h = attn.forward(&h, context)?;
         }

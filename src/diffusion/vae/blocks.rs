@@ -1,77 +1,17 @@
-//! The VAE's building blocks with diffusers' key names: `ResnetBlock2D` (no time embedding),
-//! the single-head mid-block attention, and the down/up samplers.
+//! The VAE's building blocks with diffusers' key names: the single-head mid-block attention and
+//! the down/up samplers; its resnet blocks are the shared ones, without time embedding.
 //!
-//! Reference: diffusers 0.42.1 `models/resnet.py` (`ResnetBlock2D`, `Downsample2D`,
+//! Reference: diffusers 0.42.1 `models/resnet.py` (`Downsample2D`,
 //! `Upsample2D`), `models/attention_processor.py` (`Attention` with `AttnProcessor2_0`, as
 //! built by `UNetMidBlock2D` with `attention_head_dim` = channels).
 
 use candle_core::{Module as _, Result, Tensor, D};
-use candle_nn::{Conv2d, Conv2dConfig, GroupNorm, Linear, VarBuilder};
+use candle_nn::{Conv2d, GroupNorm, Linear, VarBuilder};
+
+pub(crate) use crate::diffusion::resnet::{conv, ResnetBlock2D};
 
 /// Every VAE GroupNorm uses this epsilon (diffusion spec §10).
 pub const VAE_NORM_EPS: f64 = 1e-6;
-
-fn conv(
-    vb: VarBuilder,
-    c_in: usize,
-    c_out: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-) -> Result<Conv2d> {
-    candle_nn::conv2d(
-        c_in,
-        c_out,
-        kernel,
-        Conv2dConfig {
-            stride,
-            padding,
-            ..Default::default()
-        },
-        vb,
-    )
-}
-
-/// `ResnetBlock2D` without time embedding: norm → SiLU → conv, twice, plus a 1x1 shortcut when
-/// the channel count changes.
-#[derive(Debug, Clone)]
-pub struct ResnetBlock2D {
-    norm1: GroupNorm,
-    conv1: Conv2d,
-    norm2: GroupNorm,
-    conv2: Conv2d,
-    conv_shortcut: Option<Conv2d>,
-}
-
-impl ResnetBlock2D {
-    /// Loads `vb` (keys `norm1`, `conv1`, `norm2`, `conv2`, `conv_shortcut`).
-    pub fn new(vb: VarBuilder, c_in: usize, c_out: usize, groups: usize) -> Result<Self> {
-        Ok(Self {
-            norm1: candle_nn::group_norm(groups, c_in, VAE_NORM_EPS, vb.pp("norm1"))?,
-            conv1: conv(vb.pp("conv1"), c_in, c_out, 3, 1, 1)?,
-            norm2: candle_nn::group_norm(groups, c_out, VAE_NORM_EPS, vb.pp("norm2"))?,
-            conv2: conv(vb.pp("conv2"), c_out, c_out, 3, 1, 1)?,
-            conv_shortcut: (c_in != c_out)
-                .then(|| conv(vb.pp("conv_shortcut"), c_in, c_out, 1, 1, 0))
-                .transpose()?,
-        })
-    }
-
-    /// (b, c_in, h, w) → (b, c_out, h, w)
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self
-            .conv1
-            .forward(&candle_nn::ops::silu(&self.norm1.forward(x)?)?)?;
-        let h = self
-            .conv2
-            .forward(&candle_nn::ops::silu(&self.norm2.forward(&h)?)?)?;
-        let shortcut = match &self.conv_shortcut {
-            Some(c) => c.forward(x)?,
-            None => x.clone(),
-        };
-        shortcut + h
-    }
-}
 
 /// The mid-block attention: one head over all channels, with a residual.
 #[derive(Debug, Clone)]
@@ -177,8 +117,22 @@ impl MidBlock {
     pub fn new(vb: VarBuilder, channels: usize, groups: usize) -> Result<Self> {
         Ok(Self {
             resnets: [
-                ResnetBlock2D::new(vb.pp("resnets.0"), channels, channels, groups)?,
-                ResnetBlock2D::new(vb.pp("resnets.1"), channels, channels, groups)?,
+                ResnetBlock2D::new(
+                    vb.pp("resnets.0"),
+                    channels,
+                    channels,
+                    None,
+                    groups,
+                    VAE_NORM_EPS,
+                )?,
+                ResnetBlock2D::new(
+                    vb.pp("resnets.1"),
+                    channels,
+                    channels,
+                    None,
+                    groups,
+                    VAE_NORM_EPS,
+                )?,
             ],
             attention: Attention::new(vb.pp("attentions.0"), channels, groups)?,
         })
@@ -186,8 +140,8 @@ impl MidBlock {
 
     /// (b, c, h, w) → (b, c, h, w)
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.resnets[0].forward(x)?;
+        let h = self.resnets[0].forward(x, None)?;
         let h = self.attention.forward(&h)?;
-        self.resnets[1].forward(&h)
+        self.resnets[1].forward(&h, None)
     }
 }

@@ -47,7 +47,9 @@ fn levels<S>(
                     vb_level.pp(format!("resnets.{j}")),
                     if j == 0 { c_in } else { c_out },
                     c_out,
+                    None,
                     groups,
+                    VAE_NORM_EPS,
                 )
             })
             .collect::<Result<Vec<_>>>()?;
@@ -108,7 +110,7 @@ impl Encoder {
         // 2. down
         for level in &self.down_blocks {
             for r in &level.resnets {
-                h = r.forward(&h)?;
+                h = r.forward(&h, None)?;
             }
             if let Some(s) = &level.sampler {
                 h = s.forward(&h)?;
@@ -167,7 +169,7 @@ impl Decoder {
         // 2. up
         for level in &self.up_blocks {
             for r in &level.resnets {
-                h = r.forward(&h)?;
+                h = r.forward(&h, None)?;
             }
             if let Some(s) = &level.sampler {
                 h = s.forward(&h)?;
