@@ -167,9 +167,13 @@ impl ClipTextModel {
 
     /// Loads a diffusers `text_encoder/` folder (`config.json`, `model.safetensors`).
     pub fn load(dir: &Path, dtype: DType, device: &Device) -> crate::Result<Self> {
-        let cfg: ClipTextConfig = super::weights::read_config(&dir.join("config.json"))?;
-        let vb = super::weights::var_builder(&dir.join("model.safetensors"), dtype, device)?;
-        Self::new(vb.pp("text_model"), &cfg).map_err(|e| super::weights::shape_error(e, dir))
+        super::weights::load_component(
+            dir,
+            "model.safetensors",
+            dtype,
+            device,
+            |vb, cfg: ClipTextConfig| Self::new(vb.pp("text_model"), &cfg),
+        )
     }
 
     /// Token ids (b, s) → every hidden state: index 0 the embeddings, k the output of layer k,

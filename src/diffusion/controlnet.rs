@@ -17,6 +17,7 @@ use super::unet::model::{
 use super::unet::resnet::conv;
 use super::unet::time::TimestepEmbedding;
 use super::unet::UNet2DConditionConfig;
+use super::weights::{load_component, DIFFUSERS_WEIGHTS};
 
 /// `controlnet/config.json`: the UNet fields plus the hint encoder's widths.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -144,13 +145,7 @@ impl ControlNetModel {
 
     /// Loads a diffusers ControlNet folder (`config.json`, `diffusion_pytorch_model.safetensors`).
     pub fn load(dir: &Path, dtype: DType, device: &Device) -> crate::Result<Self> {
-        let config: ControlNetConfig = super::weights::read_config(&dir.join("config.json"))?;
-        let vb = super::weights::var_builder(
-            &dir.join("diffusion_pytorch_model.safetensors"),
-            dtype,
-            device,
-        )?;
-        Self::new(vb, config).map_err(|e| super::weights::shape_error(e, dir))
+        load_component(dir, DIFFUSERS_WEIGHTS, dtype, device, Self::new)
     }
 
     /// Residuals for the UNet, each multiplied by `scale` (0 to switch the control off).

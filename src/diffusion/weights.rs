@@ -44,6 +44,23 @@ pub fn var_builder(path: &Path, dtype: DType, device: &Device) -> Result<VarBuil
     })
 }
 
+/// Loads one diffusers component folder: `dir/config.json` parsed as `C`, `dir/weights_file`
+/// built by `build`; every failure names the file or folder.
+pub fn load_component<C: serde::de::DeserializeOwned, M>(
+    dir: &Path,
+    weights_file: &str,
+    dtype: DType,
+    device: &Device,
+    build: impl FnOnce(VarBuilder<'static>, C) -> candle_core::Result<M>,
+) -> Result<M> {
+    let config: C = read_config(&dir.join("config.json"))?;
+    let vb = var_builder(&dir.join(weights_file), dtype, device)?;
+    build(vb, config).map_err(|e| shape_error(e, dir))
+}
+
+/// The weights file of diffusers' UNet, ControlNet and VAE folders.
+pub const DIFFUSERS_WEIGHTS: &str = "diffusion_pytorch_model.safetensors";
+
 /// Wraps a construction error (missing tensor, wrong shape) with the folder it came from.
 pub fn shape_error(e: candle_core::Error, dir: &Path) -> Error {
     Error::bad_input(

@@ -15,6 +15,12 @@ pub struct Case {
 }
 
 impl Case {
+    /// The folder of model `name` (a key of the manifest's `config.models`).
+    pub fn model_dir(&self, name: &str) -> PathBuf {
+        self.dir
+            .join(self.manifest["config"]["models"][name].as_str().unwrap())
+    }
+
     /// Tensors of one file of the case.
     pub fn tensors(&self, file: &str) -> HashMap<String, Tensor> {
         candle_core::safetensors::load(self.dir.join(file), &Device::Cpu)

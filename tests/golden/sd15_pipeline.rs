@@ -3,33 +3,18 @@ use vanelia::diffusion::controlnet::ControlNetModel;
 use vanelia::diffusion::denoise::{refine, to_u8, Models, RefineInputs, RefineSettings};
 use vanelia::diffusion::schedulers::{SchedulerConfig, SchedulerKind};
 use vanelia::diffusion::unet::model::UNet2DConditionModel;
-use vanelia::diffusion::unet::UNet2DConditionConfig;
 use vanelia::diffusion::vae::{AutoencoderKL, TileConfig, VaeMode};
-use vanelia::diffusion::weights;
 
 use crate::harness::{assert_close, cases, Case, ATOL_LATENTS_F32};
 
 const ENV: &str = "VANELIA_GOLDEN_SD15";
 
-fn model_dir(case: &Case, name: &str) -> std::path::PathBuf {
-    case.dir
-        .join(case.manifest["config"]["models"][name].as_str().unwrap())
-}
-
 fn unet(case: &Case, name: &str) -> UNet2DConditionModel {
-    let dir = model_dir(case, name);
-    let cfg: UNet2DConditionConfig = weights::read_config(&dir.join("config.json")).unwrap();
-    let vb = weights::var_builder(
-        &dir.join("diffusion_pytorch_model.safetensors"),
-        DType::F32,
-        &Device::Cpu,
-    )
-    .unwrap();
-    UNet2DConditionModel::new(vb, cfg).unwrap()
+    UNet2DConditionModel::load(&case.model_dir(name), DType::F32, &Device::Cpu).unwrap()
 }
 
 fn settings(case: &Case, run: &serde_json::Value) -> RefineSettings {
-    let scheduler_dir = model_dir(case, "scheduler");
+    let scheduler_dir = case.model_dir("scheduler");
     let tiling = run["vae_tiling"].as_bool().unwrap().then(|| TileConfig {
         sample_px: run["vae_tile_sample_min_size"].as_u64().unwrap() as usize,
         latent: run["vae_tile_latent_min_size"].as_u64().unwrap() as usize,
@@ -74,9 +59,8 @@ fn max_u8_diff(a: &Tensor, b: &Tensor) -> u8 {
 fn pipeline_runs_match_step_by_step() {
     for case in cases("sd15", ENV) {
         let controlnet =
-            ControlNetModel::load(&model_dir(&case, "controlnet"), DType::F32, &Device::Cpu)
-                .unwrap();
-        let vae = AutoencoderKL::load(&model_dir(&case, "vae"), DType::F32, &Device::Cpu).unwrap();
+            ControlNetModel::load(&case.model_dir("controlnet"), DType::F32, &Device::Cpu).unwrap();
+        let vae = AutoencoderKL::load(&case.model_dir("vae"), DType::F32, &Device::Cpu).unwrap();
         let inputs = case.tensors("inputs.safetensors");
         for run in case.manifest["pipelines"].as_array().unwrap() {
             let name = format!("{} {}", case.name(), run["name"].as_str().unwrap());
@@ -150,8 +134,8 @@ fn batch_equals_frames_one_at_a_time() {
         .next()
         .unwrap();
     let controlnet =
-        ControlNetModel::load(&model_dir(&case, "controlnet"), DType::F32, &Device::Cpu).unwrap();
-    let vae = AutoencoderKL::load(&model_dir(&case, "vae"), DType::F32, &Device::Cpu).unwrap();
+        ControlNetModel::load(&case.model_dir("controlnet"), DType::F32, &Device::Cpu).unwrap();
+    let vae = AutoencoderKL::load(&case.model_dir("vae"), DType::F32, &Device::Cpu).unwrap();
     let unet = unet(&case, "unet");
     let models = Models {
         unet: &unet,

@@ -10,9 +10,7 @@ const ENV: &str = "VANELIA_GOLDEN_SD15";
 #[test]
 fn timestep_projection_and_embedding() {
     for case in cases("sd15", ENV) {
-        let dir = case
-            .dir
-            .join(case.manifest["config"]["models"]["unet"].as_str().unwrap());
+        let dir = case.model_dir("unet");
         let cfg: UNet2DConditionConfig = weights::read_config(&dir.join("config.json")).unwrap();
         let vb = weights::var_builder(
             &dir.join("diffusion_pytorch_model.safetensors"),
@@ -50,17 +48,8 @@ fn timestep_projection_and_embedding() {
 fn unet_plain_and_with_control_residuals() {
     use vanelia::diffusion::unet::model::{ControlResiduals, UNet2DConditionModel};
     for case in cases("sd15", ENV) {
-        let dir = case
-            .dir
-            .join(case.manifest["config"]["models"]["unet"].as_str().unwrap());
-        let cfg: UNet2DConditionConfig = weights::read_config(&dir.join("config.json")).unwrap();
-        let vb = weights::var_builder(
-            &dir.join("diffusion_pytorch_model.safetensors"),
-            DType::F32,
-            &Device::Cpu,
-        )
-        .unwrap();
-        let unet = UNet2DConditionModel::new(vb, cfg).unwrap();
+        let unet =
+            UNet2DConditionModel::load(&case.model_dir("unet"), DType::F32, &Device::Cpu).unwrap();
         let io = case.tensors("unet_controlnet_io.safetensors");
         let t = io["timestep"].to_vec1::<i64>().unwrap()[0] as f64;
         let ctx = &io["encoder_hidden_states"];
@@ -95,20 +84,10 @@ fn unet_plain_and_with_control_residuals() {
 fn inpainting_unet_with_nine_input_channels() {
     use vanelia::diffusion::unet::model::UNet2DConditionModel;
     for case in cases("sd15", ENV) {
-        let dir = case.dir.join(
-            case.manifest["config"]["models"]["unet_inpaint9"]
-                .as_str()
-                .unwrap(),
-        );
+        let dir = case.model_dir("unet_inpaint9");
         let cfg: UNet2DConditionConfig = weights::read_config(&dir.join("config.json")).unwrap();
         assert_eq!(cfg.in_channels, 9);
-        let vb = weights::var_builder(
-            &dir.join("diffusion_pytorch_model.safetensors"),
-            DType::F32,
-            &Device::Cpu,
-        )
-        .unwrap();
-        let unet = UNet2DConditionModel::new(vb, cfg).unwrap();
+        let unet = UNet2DConditionModel::load(&dir, DType::F32, &Device::Cpu).unwrap();
         let io = case.tensors("unet_controlnet_io.safetensors");
         let t = io["unet9_timestep"].to_vec1::<i64>().unwrap()[0] as f64;
         let out = unet
@@ -127,11 +106,7 @@ fn inpainting_unet_with_nine_input_channels() {
 fn controlnet_residuals() {
     use vanelia::diffusion::controlnet::ControlNetModel;
     for case in cases("sd15", ENV) {
-        let dir = case.dir.join(
-            case.manifest["config"]["models"]["controlnet"]
-                .as_str()
-                .unwrap(),
-        );
+        let dir = case.model_dir("controlnet");
         let cn = ControlNetModel::load(&dir, DType::F32, &Device::Cpu).unwrap();
         let io = case.tensors("unet_controlnet_io.safetensors");
         let inputs = case.tensors("inputs.safetensors");

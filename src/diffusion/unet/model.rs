@@ -6,13 +6,14 @@
 //! `models/unets/unet_2d_blocks.py` (`CrossAttnDownBlock2D`, `DownBlock2D`,
 //! `UNetMidBlock2DCrossAttn`, `UpBlock2D`, `CrossAttnUpBlock2D`).
 
-use candle_core::{Module as _, Result, Tensor};
+use candle_core::{DType, Device, Module as _, Result, Tensor};
 use candle_nn::{Conv2d, GroupNorm, VarBuilder};
 
 use super::resnet::{conv, Downsample2D, ResnetBlock2D, Upsample2D};
 use super::time::{timestep_features, TimestepEmbedding};
 use super::transformer::Transformer2D;
 use super::UNet2DConditionConfig;
+use crate::diffusion::weights::{load_component, DIFFUSERS_WEIGHTS};
 
 /// One down level: (resnet, optional attention) × layers, then an optional downsampler.
 #[derive(Debug, Clone)]
@@ -71,6 +72,11 @@ pub(crate) struct Dims {
 }
 
 impl UNet2DConditionModel {
+    /// Loads a diffusers `unet/` folder (`config.json`, `diffusion_pytorch_model.safetensors`).
+    pub fn load(dir: &std::path::Path, dtype: DType, device: &Device) -> crate::Result<Self> {
+        load_component(dir, DIFFUSERS_WEIGHTS, dtype, device, Self::new)
+    }
+
     /// Builds the UNet from weights under `vb` (diffusers keys).
     pub fn new(vb: VarBuilder, config: UNet2DConditionConfig) -> Result<Self> {
         let ch = &config.block_out_channels;

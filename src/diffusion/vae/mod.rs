@@ -16,6 +16,8 @@ use candle_core::{DType, Device, Module as _, Result, Tensor};
 use candle_nn::{Conv2d, VarBuilder};
 
 use coder::{Decoder, Encoder};
+
+use super::weights::{load_component, DIFFUSERS_WEIGHTS};
 pub use tiling::TileConfig;
 
 /// `vae/config.json` of a diffusers `AutoencoderKL`; `Default` is SD 1.5's
@@ -145,13 +147,7 @@ impl AutoencoderKL {
 
     /// Loads a diffusers `vae/` folder (`config.json`, `diffusion_pytorch_model.safetensors`).
     pub fn load(dir: &Path, dtype: DType, device: &Device) -> crate::Result<Self> {
-        let config: AutoencoderKLConfig = super::weights::read_config(&dir.join("config.json"))?;
-        let vb = super::weights::var_builder(
-            &dir.join("diffusion_pytorch_model.safetensors"),
-            dtype,
-            device,
-        )?;
-        Self::new(vb, config).map_err(|e| super::weights::shape_error(e, dir))
+        load_component(dir, DIFFUSERS_WEIGHTS, dtype, device, Self::new)
     }
 
     /// Posterior moments `quant_conv(encoder(x))` of images in [−1, 1], (b, 2·latent, h, w).
