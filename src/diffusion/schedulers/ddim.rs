@@ -49,14 +49,6 @@ impl Scheduler for Ddim {
         &self.timesteps
     }
 
-    fn init_noise_sigma(&self) -> f64 {
-        1.0
-    }
-
-    fn scale_model_input(&self, x: Tensor, _step: usize) -> Result<Tensor> {
-        Ok(x)
-    }
-
     fn sigma(&self, step: usize) -> f64 {
         let a = f64::from(self.timesteps.get(step).map_or(1.0, |&t| self.alpha_bar(t)));
         ((1.0 - a) / a).sqrt()

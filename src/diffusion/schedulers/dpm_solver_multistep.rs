@@ -85,14 +85,6 @@ impl Scheduler for DpmSolverMultistep {
         &self.timesteps
     }
 
-    fn init_noise_sigma(&self) -> f64 {
-        1.0
-    }
-
-    fn scale_model_input(&self, x: Tensor, _step: usize) -> Result<Tensor> {
-        Ok(x)
-    }
-
     fn sigma(&self, step: usize) -> f64 {
         self.sigmas.get(step).copied().unwrap_or(0.0)
     }

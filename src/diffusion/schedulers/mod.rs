@@ -17,10 +17,15 @@ use candle_core::{Result, Tensor};
 pub trait Scheduler {
     /// The full schedule's integer timesteps (what the UNet is given).
     fn timesteps(&self) -> &[i64];
-    /// Scale of pure-noise start latents.
-    fn init_noise_sigma(&self) -> f64;
-    /// Input scaling before the UNet at `step` (identity for both SD schedulers here).
-    fn scale_model_input(&self, x: Tensor, step: usize) -> Result<Tensor>;
+    /// Scale of pure-noise start latents (1 for variance-preserving schedulers, as both here).
+    fn init_noise_sigma(&self) -> f64 {
+        1.0
+    }
+    /// Input scaling before the UNet at `step` (identity for both SD schedulers here; diffusers'
+    /// sigma-space schedulers such as Euler override it).
+    fn scale_model_input(&self, x: Tensor, _step: usize) -> Result<Tensor> {
+        Ok(x)
+    }
     /// One denoising step from `x` at `step` with the guided model output `eps`.
     fn step(&mut self, eps: &Tensor, step: usize, x: &Tensor) -> Result<Tensor>;
     /// Noises clean latents to the level of `step`.
