@@ -2,25 +2,6 @@
 // fraction of light that reaches the ground (1 = unshadowed): key-light shadow from the shadow
 // map times a contact term that darkens the ground around the product's footprint.
 
-struct FrameUniforms {
-    clip_from_world: mat4x4<f32>,
-    light_clip_from_world: mat4x4<f32>,
-    camera_in_world: vec4<f32>,
-    depth_row: vec4<f32>,
-    key_dir_in_world: vec4<f32>,
-    key_color: vec4<f32>,
-    sh: array<vec4<f32>, 4>,
-    plane: vec4<f32>,
-    footprint_centre: vec4<f32>,
-    footprint_u: vec4<f32>,
-    footprint_v: vec4<f32>,
-    shadow_params: vec4<f32>,
-};
-
-@group(0) @binding(0) var<uniform> frame: FrameUniforms;
-@group(0) @binding(1) var shadow_map: texture_depth_2d;
-@group(0) @binding(2) var shadow_sampler: sampler_comparison;
-
 struct VertexOutput {
     @builtin(position) clip_position: vec4<f32>,
     @location(0) position_in_world: vec3<f32>,

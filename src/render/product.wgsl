@@ -3,25 +3,6 @@
 // Output is premultiplied linear RGBA into an sRGB target, so the layer is in the video's
 // transfer curve with no tone mapping. A second target holds coverage (the product mask).
 
-struct FrameUniforms {
-    clip_from_world: mat4x4<f32>,
-    light_clip_from_world: mat4x4<f32>,
-    camera_in_world: vec4<f32>,
-    // z in camera coordinates (metres) = dot(depth_row.xyz, p) + depth_row.w
-    depth_row: vec4<f32>,
-    key_dir_in_world: vec4<f32>,
-    key_color: vec4<f32>,
-    // Ambient irradiance / pi = sh[0] + sh[1] * n.x + sh[2] * n.y + sh[3] * n.z (world n).
-    sh: array<vec4<f32>, 4>,
-    plane: vec4<f32>,
-    footprint_centre: vec4<f32>,
-    footprint_u: vec4<f32>,
-    footprint_v: vec4<f32>,
-    // x: key-light shadow strength, y: contact shadow strength, z: contact falloff (world
-    // units), w: shadow-map texel size in world units.
-    shadow_params: vec4<f32>,
-};
-
 struct MaterialUniforms {
     base_color: vec4<f32>,
     emissive: vec4<f32>,
@@ -32,10 +13,6 @@ struct MaterialUniforms {
     // Per texture slot two rows of the 2x3 UV transform; rows[2i].w is the UV set.
     uv_rows: array<vec4<f32>, 10>,
 };
-
-@group(0) @binding(0) var<uniform> frame: FrameUniforms;
-@group(0) @binding(1) var shadow_map: texture_depth_2d;
-@group(0) @binding(2) var shadow_sampler: sampler_comparison;
 
 @group(1) @binding(0) var<uniform> material: MaterialUniforms;
 @group(1) @binding(1) var base_color_texture: texture_2d<f32>;

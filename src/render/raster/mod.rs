@@ -189,11 +189,23 @@ impl Rasterizer {
         let material_layout = material_layout(&device);
         let product = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("product"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../product.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(
+                concat!(
+                    include_str!("../frame.wgsl"),
+                    include_str!("../product.wgsl")
+                )
+                .into(),
+            ),
         });
         let catcher = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("catcher"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../catcher.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(
+                concat!(
+                    include_str!("../frame.wgsl"),
+                    include_str!("../catcher.wgsl")
+                )
+                .into(),
+            ),
         });
         let pipelines = Pipelines {
             main: [(false, false), (false, true), (true, false), (true, true)]
