@@ -178,24 +178,16 @@ impl AutoencoderKL {
     fn encode_one(&self, x: &Tensor, mode: &VaeMode) -> Result<Tensor> {
         let raw = |t: &Tensor| self.quant_conv.forward(&self.encoder.forward(t)?);
         match mode.tiling {
-            Some(t) if tiling::needs_tiling(x, t.sample_px)? => {
-                let stride = (t.sample_px as f64 * (1.0 - t.overlap)) as usize;
-                let blend = (t.latent as f64 * t.overlap) as usize;
-                tiling::tiled(x, t.sample_px, stride, blend, t.latent - blend, raw)
-            }
-            _ => raw(x),
+            Some(t) => tiling::tiled_if_larger(x, t.sample_px, t.latent, t.overlap, raw),
+            None => raw(x),
         }
     }
 
     fn decode_one(&self, z: &Tensor, mode: &VaeMode) -> Result<Tensor> {
         let raw = |t: &Tensor| self.decoder.forward(&self.post_quant_conv.forward(t)?);
         match mode.tiling {
-            Some(t) if tiling::needs_tiling(z, t.latent)? => {
-                let stride = (t.latent as f64 * (1.0 - t.overlap)) as usize;
-                let blend = (t.sample_px as f64 * t.overlap) as usize;
-                tiling::tiled(z, t.latent, stride, blend, t.sample_px - blend, raw)
-            }
-            _ => raw(z),
+            Some(t) => tiling::tiled_if_larger(z, t.latent, t.sample_px, t.overlap, raw),
+            None => raw(z),
         }
     }
 }

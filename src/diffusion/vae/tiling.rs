@@ -98,6 +98,24 @@ fn blend_h(a: &Tensor, b: &Tensor, extent: usize) -> Result<Tensor> {
     blend(a, b, extent, 3)
 }
 
+/// `f` over `x` whole when it fits in one `tile_in` tile, else in diffusers' overlapping tiles:
+/// stride `tile_in * (1 - overlap)`, outputs of `tile_out` blended over `tile_out * overlap`
+/// and cropped to `tile_out - blend` (diffusers' `tiled_encode` / `tiled_decode`).
+pub fn tiled_if_larger(
+    x: &Tensor,
+    tile_in: usize,
+    tile_out: usize,
+    overlap: f64,
+    f: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    if !needs_tiling(x, tile_in)? {
+        return f(x);
+    }
+    let stride = (tile_in as f64 * (1.0 - overlap)) as usize;
+    let blend = (tile_out as f64 * overlap) as usize;
+    tiled(x, tile_in, stride, blend, tile_out - blend, f)
+}
+
 /// Whether a tensor of spatial size `(h, w)` is tiled for tile side `tile` (strictly larger).
 pub fn needs_tiling(x: &Tensor, tile: usize) -> Result<bool> {
     Ok(x.dim(D::Minus2)? > tile || x.dim(D::Minus1)? > tile)
