@@ -3,4 +3,8 @@
 
 mod benchmarks;
 
-criterion::criterion_main!(benchmarks::composite::benches, benchmarks::render::benches);
+criterion::criterion_main!(
+    benchmarks::composite::benches,
+    benchmarks::denoise::benches,
+    benchmarks::render::benches
+);

@@ -10,6 +10,8 @@ mod bad_input;
 mod cli;
 /// Diffusion networks at the published SD 1.5 sizes (zero weights): build and run.
 mod diffusion;
+/// Diffusion refinement end to end with the tiny fixture weights: region, batches, weights.
+mod refine;
 /// Rendering checks: projection against the analytic pinhole, orientation.
 mod render;
 /// Video I/O against the FFmpeg command-line tool: rotation, frame rates, image sequences.

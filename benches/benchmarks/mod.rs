@@ -1,2 +1,3 @@
 pub mod composite;
+pub mod denoise;
 pub mod render;

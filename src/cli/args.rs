@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use super::diffusion_args::{check, DiffusionArgs};
 use crate::composite::classic::ClassicSettings;
 use crate::composite::{CompositeSettings, Harmonise};
 use crate::core::{Error, FrameRate, Result};
@@ -50,18 +51,6 @@ pub enum RefineArg {
     None,
 }
 
-/// Diffusion scheduler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SchedulerArg {
-    /// DPM-Solver++ 2M with Karras sigmas.
-    #[value(name = "dpmpp-2m-karras")]
-    #[serde(rename = "dpmpp-2m-karras")]
-    DpmPp2mKarras,
-    /// DDIM with leading spacing.
-    Ddim,
-}
-
 /// Options of the main job.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -94,18 +83,6 @@ pub struct RunArgs {
     /// Seed for all randomness; each frame's noise derives from (seed, frame number).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Diffusion frames per batch: "auto" sizes it to device memory, or 1..64.
-    #[arg(long, default_value = "auto", value_name = "auto|N")]
-    pub batch_size: String,
-    /// Diffusion denoising steps.
-    #[arg(long, default_value_t = 12)]
-    pub steps: u32,
-    /// Diffusion img2img strength in (0, 1].
-    #[arg(long, default_value_t = 0.3)]
-    pub strength: f64,
-    /// Diffusion scheduler.
-    #[arg(long, value_enum, default_value_t = SchedulerArg::DpmPp2mKarras)]
-    pub scheduler: SchedulerArg,
     /// x264 constant rate factor of the output (0-51, lower is better).
     #[arg(long, default_value_t = 18)]
     pub crf: u8,
@@ -134,12 +111,12 @@ pub struct RunArgs {
     /// Fraction of frame 0's height the product spans when --scale is not given.
     #[arg(long, default_value_t = 0.3)]
     pub product_height: f64,
-    /// Directory with diffusion weights in the diffusers layout (see weights/README.md).
-    #[arg(long, value_name = "DIR")]
-    pub weights: Option<PathBuf>,
     /// No progress bars.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Options of the diffusion refinement.
+    #[command(flatten)]
+    pub diffusion: DiffusionArgs,
 }
 
 impl RunArgs {
@@ -164,33 +141,23 @@ impl RunArgs {
                 ));
             }
         }
-        check_range(
-            "--strength",
-            self.strength > 0.0 && self.strength <= 1.0,
-            "must be in (0, 1]",
-        )?;
-        check_range(
-            "--steps",
-            (1..=1000).contains(&self.steps),
-            "must be in 1..=1000",
-        )?;
-        check_range("--crf", self.crf <= 51, "must be in 0..=51")?;
-        check_range(
+        check("--crf", self.crf <= 51, "must be in 0..=51")?;
+        check(
             "--fps",
             self.fps.is_finite() && self.fps > 0.0 && self.fps <= 1000.0,
             "must be in (0, 1000]",
         )?;
-        check_range(
+        check(
             "--feather",
             self.feather.is_finite() && (0.0..=64.0).contains(&self.feather),
             "must be in 0..=64 px",
         )?;
-        check_range(
+        check(
             "--product-height",
             self.product_height > 0.0 && self.product_height <= 1.0,
             "must be in (0, 1]",
         )?;
-        check_range(
+        check(
             "--scale",
             self.scale.is_none_or(|s| s.is_finite() && s > 0.0),
             "must be positive",
@@ -241,13 +208,9 @@ impl RunArgs {
                     .map(|s| parse_vec3("--light-dir", s))
                     .transpose()?,
             },
-            batch_size: parse_batch(&self.batch_size)?,
-            steps: self.steps,
-            strength: self.strength,
-            scheduler: self.scheduler,
             crf: self.crf,
             seq_rate: rate_of(self.fps),
-            weights: self.weights.clone(),
+            diffusion: self.diffusion.validate(self.seed, self.feather)?,
         })
     }
 }
@@ -265,17 +228,6 @@ fn required(v: &Option<PathBuf>, name: &'static str) -> Result<PathBuf> {
         name,
         detail: "is required (see --help)".into(),
     })
-}
-
-fn check_range(name: &'static str, ok: bool, rule: &str) -> Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidArgument {
-            name,
-            detail: rule.into(),
-        })
-    }
 }
 
 /// `<output>.vanelia` next to the output (for a sequence, next to its directory).
@@ -311,19 +263,6 @@ fn parse_vec3(name: &'static str, s: &str) -> Result<[f64; 3]> {
     }
 }
 
-fn parse_batch(s: &str) -> Result<Option<u32>> {
-    if s == "auto" {
-        return Ok(None);
-    }
-    match s.parse::<u32>() {
-        Ok(n) if (1..=64).contains(&n) => Ok(Some(n)),
-        _ => Err(Error::InvalidArgument {
-            name: "--batch-size",
-            detail: format!("expected \"auto\" or 1..=64, got \"{s}\""),
-        }),
-    }
-}
-
 /// A decimal fps as an exact rational (29.97 -> 30000/1001).
 fn rate_of(fps: f64) -> FrameRate {
     for (num, den) in [(24000, 1001), (30000, 1001), (60000, 1001)] {
@@ -348,9 +287,6 @@ mod tests {
             [1.0, -2.5, 3.0]
         );
         assert!(parse_vec3("--place", "1,2").is_err());
-        assert_eq!(parse_batch("auto").unwrap(), None);
-        assert_eq!(parse_batch("8").unwrap(), Some(8));
-        assert!(parse_batch("0").is_err());
         assert_eq!(
             rate_of(29.97),
             FrameRate {

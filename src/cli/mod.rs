@@ -2,4 +2,5 @@
 //! ([`progress`]). `main.rs` stays a thin shell around these.
 
 pub mod args;
+pub mod diffusion_args;
 pub mod progress;

@@ -46,6 +46,23 @@ pub struct Patch {
 }
 
 impl Patch {
+    /// The bounding box of the pixels where `after` differs from `before` (same size); an
+    /// empty patch when none do.
+    pub fn from_diff(before: &RgbImage, after: &RgbImage) -> Self {
+        let (w, h) = after.dimensions();
+        let changed = |x, y| before.get_pixel(x, y) != after.get_pixel(x, y);
+        match crate::core::layers::bounding_box(w, h, changed) {
+            Some([x0, y0, x1, y1]) => Self {
+                origin_px: [x0, y0],
+                rgb: image::imageops::crop_imm(after, x0, y0, x1 - x0, y1 - y0).to_image(),
+            },
+            None => Self {
+                origin_px: [0, 0],
+                rgb: RgbImage::new(0, 0),
+            },
+        }
+    }
+
     /// Writes the patch into `frame`.
     pub fn apply(&self, frame: &mut RgbImage) {
         image::imageops::replace(

@@ -101,6 +101,12 @@ pub enum Error {
         /// The offending file or directory.
         path: PathBuf,
     },
+    /// A network computation failed (device error, out of memory, bad tensor shapes).
+    #[error("diffusion refinement failed: {detail}")]
+    Diffusion {
+        /// The backend's message.
+        detail: String,
+    },
     /// A feature of the pipeline is not available in this build or this input.
     #[error("{what} is not available: {hint}")]
     Unavailable {

@@ -21,6 +21,9 @@ pub struct StageReport {
     pub frames_reused: u64,
     /// Frames handled per second of wall time (processed and reused).
     pub frames_per_sec: f64,
+    /// UNet evaluations and batch size of the diffusion stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diffusion: Option<crate::diffusion::stage::RefineStats>,
 }
 
 /// Accumulates the time and frame counts of one stage over a run.
@@ -67,6 +70,7 @@ impl StageClock {
             } else {
                 0.0
             },
+            diffusion: None,
         }
     }
 }

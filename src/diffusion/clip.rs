@@ -131,6 +131,8 @@ pub struct ClipTextModel {
     position_embedding: Embedding,
     layers: Vec<EncoderLayer>,
     final_layer_norm: LayerNorm,
+    /// The config it was built from.
+    pub config: ClipTextConfig,
 }
 
 impl ClipTextModel {
@@ -162,6 +164,7 @@ impl ClipTextModel {
                 cfg.layer_norm_eps,
                 vb.pp("final_layer_norm"),
             )?,
+            config: cfg.clone(),
         })
     }
 
@@ -169,7 +172,7 @@ impl ClipTextModel {
     pub fn load(dir: &Path, dtype: DType, device: &Device) -> crate::Result<Self> {
         super::weights::load_component(
             dir,
-            "model.safetensors",
+            super::weights::TRANSFORMERS_WEIGHTS,
             dtype,
             device,
             |vb, cfg: ClipTextConfig| Self::new(vb.pp("text_model"), &cfg),

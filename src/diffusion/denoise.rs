@@ -8,7 +8,7 @@
 use candle_core::{DType, Result, Tensor};
 
 use super::controlnet::ControlNetModel;
-use super::schedulers::{start_step, SchedulerConfig, SchedulerKind};
+use super::schedulers::{start_step, start_step_for_sigma, SchedulerConfig, SchedulerKind};
 use super::unet::model::{ControlResiduals, UNet2DConditionModel};
 use super::vae::{AutoencoderKL, Posterior, VaeMode};
 
@@ -33,6 +33,9 @@ pub struct RefineSettings {
     pub steps: usize,
     /// img2img strength in (0, 1].
     pub strength: f64,
+    /// Start at the first step whose σ does not exceed this instead of at `strength` (the same
+    /// noise level whatever the scheduler and step count).
+    pub start_sigma: Option<f64>,
     /// Classifier-free guidance scale.
     pub guidance: f64,
     /// ControlNet conditioning scale (the inpaint pipeline's default is 0.5).
@@ -92,8 +95,9 @@ pub fn refine(
     let scaling = models.vae.config.scaling_factor;
     // 1. preprocess: image in [-1, 1], binary mask, masked image with holes at 0, latent mask
     let image_pp = input.image.affine(2.0, -1.0)?;
-    let mask_pp = input.mask.ge(0.5)?.to_dtype(DType::F32)?;
-    let keep = input.mask.lt(0.5)?.to_dtype(DType::F32)?;
+    let dtype = input.image.dtype();
+    let mask_pp = input.mask.ge(0.5)?.to_dtype(dtype)?;
+    let keep = input.mask.lt(0.5)?.to_dtype(dtype)?;
     let masked_image_pp = image_pp.broadcast_mul(&keep)?;
     let (_, _, h, w) = image_pp.dims4()?;
     let mask_latent = nearest_every(&mask_pp, 8, h / 8, w / 8)?;
@@ -111,13 +115,16 @@ pub fn refine(
     } else {
         None
     };
-    // 3. schedule and start step from strength
+    // 3. schedule and start step from strength (or from the start sigma)
     let mut scheduler = s.scheduler_config.build(s.scheduler, s.steps);
-    let t_start = start_step(s.steps, s.strength);
+    let t_start = match s.start_sigma {
+        Some(sigma) => start_step_for_sigma(scheduler.as_ref(), sigma),
+        None => start_step(s.steps, s.strength),
+    };
     let timesteps: Vec<i64> = scheduler.timesteps()[t_start..].to_vec();
     let run = timesteps.len();
     // 4. start latents
-    let mut latents = if s.strength < 1.0 {
+    let mut latents = if s.strength < 1.0 || s.start_sigma.is_some() {
         scheduler.add_noise(&image_latents, input.noise, t_start)?
     } else {
         (input.noise * scheduler.init_noise_sigma())?

@@ -11,7 +11,7 @@ use crate::core::filter::Plane;
 use crate::core::FrameSize;
 
 /// How regions are sized.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct RoiSettings {
     /// Context around the product's bounding box on each side, in frame pixels.
     pub padding_px: u32,
@@ -101,6 +101,25 @@ impl Roi {
             self.model_height_px,
             FilterType::CatmullRom,
         )
+    }
+
+    /// `plane` over the region at model resolution, nearest sample at each pixel centre (for
+    /// masks, which must stay binary).
+    pub fn crop_plane(&self, plane: &Plane) -> Vec<f32> {
+        let (mw, mh) = (self.model_width_px as usize, self.model_height_px as usize);
+        let sx = f64::from(self.width_px) / mw as f64;
+        let sy = f64::from(self.height_px) / mh as f64;
+        let source = |i: usize, scale: f64, origin: u32, extent: usize| {
+            let v = origin as usize + ((i as f64 + 0.5) * scale) as usize;
+            v.min(extent.saturating_sub(1))
+        };
+        (0..mw * mh)
+            .map(|k| {
+                let x = source(k % mw, sx, self.x0_px, plane.width);
+                let y = source(k / mw, sy, self.y0_px, plane.height);
+                plane.at(x, y)
+            })
+            .collect()
     }
 
     /// `composite` with `refined` (model resolution) blended in by `weight` (frame-sized, in

@@ -1,7 +1,7 @@
 //! Reading diffusers-layout weights: `config.json` and safetensors files, with errors that
 //! name the file and say what to do.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
@@ -44,28 +44,60 @@ pub fn var_builder(path: &Path, dtype: DType, device: &Device) -> Result<VarBuil
     })
 }
 
-/// Loads one diffusers component folder: `dir/config.json` parsed as `C`, `dir/weights_file`
-/// built by `build`; every failure names the file or folder.
+/// Loads one diffusers component folder: `dir/config.json` parsed as `C`, the weights file
+/// named `weights_stem` (see [`weights_file`]) built by `build`; every failure names the file or
+/// folder.
 pub fn load_component<C: serde::de::DeserializeOwned, M>(
     dir: &Path,
-    weights_file: &str,
+    weights_stem: &str,
     dtype: DType,
     device: &Device,
     build: impl FnOnce(VarBuilder<'static>, C) -> candle_core::Result<M>,
 ) -> Result<M> {
     let config: C = read_config(&dir.join("config.json"))?;
-    let vb = var_builder(&dir.join(weights_file), dtype, device)?;
-    build(vb, config).map_err(|e| shape_error(e, dir))
+    let file = weights_file(dir, weights_stem, dtype)?;
+    let vb = var_builder(&file, dtype, device)?;
+    build(vb, config).map_err(|e| shape_error(e, &file))
 }
 
-/// The weights file of diffusers' UNet, ControlNet and VAE folders.
-pub const DIFFUSERS_WEIGHTS: &str = "diffusion_pytorch_model.safetensors";
+/// The weights stem of diffusers' UNet, ControlNet and VAE folders.
+pub const DIFFUSERS_WEIGHTS: &str = "diffusion_pytorch_model";
 
-/// Wraps a construction error (missing tensor, wrong shape) with the folder it came from.
-pub fn shape_error(e: candle_core::Error, dir: &Path) -> Error {
+/// The weights stem of transformers' text encoder folders.
+pub const TRANSFORMERS_WEIGHTS: &str = "model";
+
+/// The safetensors file of a component: `{stem}.fp16.safetensors` first when computing in
+/// half precision (half the bytes to read, nothing lost), `{stem}.safetensors` first in f32;
+/// either one serves when it is the only one (converted on load).
+pub fn weights_file(dir: &Path, stem: &str, dtype: DType) -> Result<PathBuf> {
+    let full = dir.join(format!("{stem}.safetensors"));
+    let half = dir.join(format!("{stem}.fp16.safetensors"));
+    let order = if dtype == DType::F32 {
+        [&full, &half]
+    } else {
+        [&half, &full]
+    };
+    if let Some(found) = order.into_iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
+    }
+    let pickle = [".bin", ".ckpt", ".pth"]
+        .iter()
+        .any(|ext| dir.join(format!("{stem}{ext}")).is_file());
+    let hint = if pickle {
+        "only a pickle checkpoint is there; download the .safetensors file of the same repo \
+         (pickles are not loaded)"
+    } else {
+        "download the component (see weights/README.md) or point --weights at its folder"
+    };
+    Err(Error::bad_input("weights file not found", hint, full))
+}
+
+/// Wraps a construction error (missing tensor, wrong shape: candle names the tensor and both
+/// shapes) with the file it came from.
+pub fn shape_error(e: candle_core::Error, file: &Path) -> Error {
     Error::bad_input(
         format!("the weights do not match the config ({e})"),
-        "use the weights that belong to this config.json",
-        dir,
+        "use the weights that belong to the config.json next to it",
+        file,
     )
 }

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use crate::cli::args::SchedulerArg;
 use crate::composite::{CompositeSettings, Harmonise};
 use crate::core::{Error, FrameRange, FrameRate, Result};
+use crate::diffusion::stage::RefineOptions;
 use crate::render::placement::PlacementOptions;
 use crate::render::RenderOptions;
 
@@ -93,20 +93,12 @@ pub struct RunConfig {
     pub placement: PlacementOptions,
     /// Render options.
     pub render: RenderOptions,
-    /// Diffusion batch size, `None` for automatic.
-    pub batch_size: Option<u32>,
-    /// Diffusion steps.
-    pub steps: u32,
-    /// Diffusion strength.
-    pub strength: f64,
-    /// Diffusion scheduler.
-    pub scheduler: SchedulerArg,
     /// Output CRF.
     pub crf: u8,
     /// Frame rate assumed for image-sequence input.
     pub seq_rate: FrameRate,
-    /// Diffusion weights directory.
-    pub weights: Option<PathBuf>,
+    /// Diffusion refinement options (used with `RefineMode::Diffusion`).
+    pub diffusion: RefineOptions,
 }
 
 impl RunConfig {

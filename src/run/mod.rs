@@ -13,6 +13,7 @@ use std::sync::mpsc;
 mod artefacts;
 mod config;
 mod contact_sheet;
+mod refine;
 
 pub use contact_sheet::sheet_path;
 
@@ -23,6 +24,7 @@ use crate::core::{
     hash, report, CameraTrack, Error, Frame, FrameNr, FrameRange, Progress, RenderLayers, Result,
     RunReport, StageClock,
 };
+use crate::diffusion::stage::RefineStage;
 use crate::render::placement::{self, Placement};
 use crate::render::scene::ProductModel;
 use crate::render::{RenderJob, RenderStage};
@@ -85,11 +87,13 @@ pub fn run(cfg: &RunConfig, progress: &dyn Progress) -> Result<RunReport> {
         p.workdir.write_manifest(&manifest)?;
     }
     p.report.output_written = !up_to_date;
-    p.report.stages = vec![
-        clocks.render.report(),
-        clocks.composite.report(),
-        clocks.encode.report(),
-    ];
+    p.report.stages = vec![clocks.render.report(), clocks.composite.report()];
+    if cfg.refine == RefineMode::Diffusion {
+        let mut refine = clocks.refine.report();
+        refine.diffusion = clocks.refine_stats.clone();
+        p.report.stages.push(refine);
+    }
+    p.report.stages.push(clocks.encode.report());
     p.report.peak_rss_bytes = report::peak_rss_bytes();
     write_report(&p.report, &cfg.output)?;
     Ok(p.report)
@@ -97,16 +101,20 @@ pub fn run(cfg: &RunConfig, progress: &dyn Progress) -> Result<RunReport> {
 
 #[derive(Debug)]
 struct Clocks {
+    refine_stats: Option<crate::diffusion::stage::RefineStats>,
     render: StageClock,
     composite: StageClock,
+    refine: StageClock,
     encode: StageClock,
 }
 
 impl Default for Clocks {
     fn default() -> Self {
         Self {
+            refine_stats: None,
             render: StageClock::new("render"),
             composite: StageClock::new("composite"),
+            refine: StageClock::new("refine"),
             encode: StageClock::new("encode"),
         }
     }
@@ -114,12 +122,8 @@ impl Default for Clocks {
 
 fn prepare(cfg: &RunConfig, layers_dir: bool) -> Result<Prepared> {
     if cfg.refine == RefineMode::Diffusion {
-        return Err(Error::Unavailable {
-            what: "--refine diffusion",
-            hint:
-                "the Stable Diffusion stage is not in this build yet; use --refine classic or none"
-                    .into(),
-        });
+        // fail on missing weights before any frame is decoded (loading waits for the first batch)
+        crate::diffusion::locate::locate(&cfg.diffusion.weights, cfg.diffusion.precision.dtype())?;
     }
     let source = Source::open(&cfg.input, cfg.seq_rate)?;
     let clip = source.summary();
@@ -157,6 +161,7 @@ fn prepare(cfg: &RunConfig, layers_dir: bool) -> Result<Prepared> {
     let composite_key = hash::key_of(&[
         ("render", &render_key),
         ("composite", &json_string(&cfg.composite)),
+        ("refine", &refine::key_part(cfg)),
     ]);
     workdir.record_stage(
         "render",
@@ -285,6 +290,8 @@ fn stream_frames(
     let decoded = p.source.spawn_decoder(BATCH);
     let mut state = StreamState {
         renderer: None,
+        refiner: None,
+        refine_notes: Vec::new(),
         passthrough: 0,
         sheet: contact_sheet::ContactSheet::new(p.clip.frame_count),
     };
@@ -348,12 +355,20 @@ fn stream_frames(
     if let Some(r) = &state.renderer {
         p.report.options["render_adapter"] = r.adapter().into();
     }
+    if let Some(stage) = &state.refiner {
+        clocks.refine_stats = Some(stage.stats.clone());
+    }
+    for (nr, note) in std::mem::take(&mut state.refine_notes) {
+        p.report.warn("refine", Some(nr), note);
+    }
     state.sheet.write(&contact_sheet::sheet_path(&cfg.output))
 }
 
 /// What changes while frames stream through.
 struct StreamState {
     renderer: Option<RenderStage>,
+    refiner: Option<RefineStage>,
+    refine_notes: Vec<(FrameNr, String)>,
     passthrough: u64,
     sheet: contact_sheet::ContactSheet,
 }
@@ -385,7 +400,7 @@ fn process_batch(
         &mut clocks.render,
     )?;
     let settings = &ctx.cfg.composite;
-    let patches: Vec<Patch> = clocks.composite.time(|| {
+    let mut patches: Vec<Patch> = clocks.composite.time(|| {
         use rayon::prelude::*;
         to_compute
             .par_iter()
@@ -393,6 +408,9 @@ fn process_batch(
             .map(|(f, l)| composite::composite(&f.rgb, l, f.nr, settings))
             .collect()
     });
+    if ctx.cfg.refine == RefineMode::Diffusion && !to_compute.is_empty() {
+        patches = refine::refine_patches(ctx.cfg, &to_compute, &layers, patches, state, clocks)?;
+    }
     for (frame, patch) in to_compute.iter().zip(&patches) {
         ctx.composites
             .store(frame.nr, &ctx.p.composite_key, &artefacts::of_patch(patch))?;

@@ -31,6 +31,7 @@ fn settings(case: &Case, run: &serde_json::Value) -> RefineSettings {
         .unwrap(),
         steps: run["num_inference_steps"].as_u64().unwrap() as usize,
         strength: run["strength"].as_f64().unwrap(),
+        start_sigma: None,
         guidance: run["guidance_scale"].as_f64().unwrap(),
         controlnet_scale: run["controlnet_conditioning_scale"].as_f64().unwrap(),
         guess_mode: run["guess_mode"].as_bool().unwrap(),
