@@ -144,6 +144,10 @@ fn diffusion_refines_only_the_product_region_and_batches_do_not_matter() {
 fn missing_or_wrong_weights_fail_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let weights = tiny_weights(dir.path());
+    // bf16 has no CPU kernels: refused before any frame, with the alternatives
+    let (_, out) = refine_run(dir.path(), &weights, "o0", &["--precision", "bf16"]);
+    let err = assert_fails(&out);
+    assert!(err.contains("--precision") && err.contains("f16"), "{err}");
     // a truncated UNet file
     let unet = weights.join("unet/diffusion_pytorch_model.safetensors");
     let bytes = std::fs::read(&unet).unwrap();

@@ -176,7 +176,7 @@ impl RefineStage {
     /// Locates and loads the weights, encodes the prompts and drops the text encoder.
     pub fn load(opts: &RefineOptions, device: &Device) -> Result<Self> {
         let dtype = opts.precision.dtype();
-        let dirs = locate::locate(&opts.weights, dtype)?;
+        let dirs = preflight(opts, device)?;
         let (prompt_embeds, negative_embeds) = encode_prompts(opts, &dirs, dtype, device)?;
         let scheduler_config = match &dirs.scheduler {
             Some(dir) => read_scheduler_config(&dir.join("scheduler_config.json"))?,
@@ -365,6 +365,24 @@ impl RefineStage {
     }
 }
 
+/// The device the stage runs on: the first CUDA GPU in a `cuda` build, else the CPU.
+pub fn device() -> Device {
+    Device::cuda_if_available(0).unwrap_or(Device::Cpu)
+}
+
+/// What can fail before any frame is processed: the precision on this device and the weights'
+/// presence. Returns the component folders.
+pub fn preflight(opts: &RefineOptions, device: &Device) -> Result<ComponentDirs> {
+    if opts.precision == Precision::Bf16 && device.is_cpu() {
+        // candle's CPU matmul has no bf16 kernel
+        return Err(Error::InvalidArgument {
+            name: "--precision",
+            detail: "bf16 needs a CUDA device; use f32 or f16 on the CPU".into(),
+        });
+    }
+    locate::locate(&opts.weights, opts.precision.dtype())
+}
+
 /// Frames per batch when the user did not say: 4, the brief's smaller batch, until the
 /// memory planner sizes it from the device.
 fn auto_batch_size(_device: &Device) -> usize {
@@ -416,8 +434,14 @@ fn to_rgb(decoded: &Tensor) -> candle_core::Result<Option<RgbImage>> {
     Ok(RgbImage::from_raw(w as u32, h as u32, raw))
 }
 
+/// A candle error as the stage's error, without the backtrace candle attaches when
+/// `RUST_BACKTRACE` is set (the message is for users).
 fn compute(e: candle_core::Error) -> Error {
+    let inner = match e {
+        candle_core::Error::WithBacktrace { inner, .. } => *inner,
+        other => other,
+    };
     Error::Diffusion {
-        detail: e.to_string(),
+        detail: inner.to_string(),
     }
 }

@@ -123,7 +123,7 @@ impl Default for Clocks {
 fn prepare(cfg: &RunConfig, layers_dir: bool) -> Result<Prepared> {
     if cfg.refine == RefineMode::Diffusion {
         // fail on missing weights before any frame is decoded (loading waits for the first batch)
-        crate::diffusion::locate::locate(&cfg.diffusion.weights, cfg.diffusion.precision.dtype())?;
+        crate::diffusion::stage::preflight(&cfg.diffusion, &crate::diffusion::stage::device())?;
     }
     let source = Source::open(&cfg.input, cfg.seq_rate)?;
     let clip = source.summary();

@@ -28,8 +28,7 @@ pub(super) fn refine_patches(
     let stage = match &mut state.refiner {
         Some(stage) => stage,
         None => {
-            let device =
-                candle_core::Device::cuda_if_available(0).unwrap_or(candle_core::Device::Cpu);
+            let device = crate::diffusion::stage::device();
             let loaded = clocks
                 .refine
                 .time(|| RefineStage::load(&cfg.diffusion, &device))?;

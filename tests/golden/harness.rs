@@ -7,6 +7,10 @@ use candle_core::{DType, Device, Tensor};
 pub const ATOL_LATENTS_F32: f32 = 1e-4;
 /// Scheduler and glue maths in f32 (style: 1e-5).
 pub const ATOL_MATH_F32: f32 = 1e-5;
+/// Tolerance for a whole half-precision refinement (encode, every step, decode) against the f32
+/// reference: the scheduler and the networks all run in f16, and the error compounds over the
+/// loop (measured 2.8e-2 on the small case, CPU f16 kernels).
+pub const ATOL_F16_LOOP: f32 = 5e-2;
 
 /// A golden case directory with its manifest.
 pub struct Case {

@@ -5,7 +5,7 @@ use vanelia::diffusion::schedulers::{SchedulerConfig, SchedulerKind};
 use vanelia::diffusion::unet::model::UNet2DConditionModel;
 use vanelia::diffusion::vae::{AutoencoderKL, TileConfig, VaeMode};
 
-use crate::harness::{assert_close, cases, Case, ATOL_LATENTS_F32};
+use crate::harness::{assert_close, cases, Case, ATOL_F16_LOOP, ATOL_LATENTS_F32};
 
 const ENV: &str = "VANELIA_GOLDEN_SD15";
 
@@ -189,4 +189,68 @@ fn batch_equals_frames_one_at_a_time() {
             1e-5,
         );
     }
+}
+
+/// Half precision: the first reference run with f16 weights and activations stays close to the
+/// f32 reference (f16 keeps ~3 decimal digits; the loop compounds it over the steps).
+#[test]
+fn pipeline_in_f16_stays_close_to_the_f32_reference() {
+    let case = cases("sd15", "VANELIA_GOLDEN_SD15_UNUSED")
+        .into_iter()
+        .next()
+        .unwrap();
+    let f16 = DType::F16;
+    let controlnet =
+        ControlNetModel::load(&case.model_dir("controlnet"), f16, &Device::Cpu).unwrap();
+    let vae = AutoencoderKL::load(&case.model_dir("vae"), f16, &Device::Cpu).unwrap();
+    let run = &case.manifest["pipelines"][0];
+    let unet = UNet2DConditionModel::load(
+        &case.model_dir(run["unet"].as_str().unwrap()),
+        f16,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let inputs = case.tensors("inputs.safetensors");
+    let t = case.tensors(run["file"].as_str().unwrap());
+    let half = |x: &Tensor| x.to_dtype(f16).unwrap();
+    let (image, mask, control) = (
+        half(&inputs["image"]),
+        half(&inputs["mask"]),
+        half(&inputs["control_image"]),
+    );
+    let (pos, neg) = (
+        half(&inputs["prompt_embeds"]),
+        half(&inputs["negative_prompt_embeds"]),
+    );
+    let (e1, n, e3) = (
+        half(&t["eps_vae_init_image"]),
+        half(&t["noise"]),
+        half(&t["eps_vae_masked_image"]),
+    );
+    let out = refine(
+        &Models {
+            unet: &unet,
+            controlnet: &controlnet,
+            vae: &vae,
+        },
+        &RefineInputs {
+            image: &image,
+            mask: &mask,
+            control_image: &control,
+            prompt_embeds: &pos,
+            negative_prompt_embeds: &neg,
+            eps_image: &e1,
+            noise: &n,
+            eps_masked_image: &e3,
+        },
+        &settings(&case, run),
+    )
+    .unwrap();
+    let decoded = out.decoded.to_dtype(DType::F32).unwrap();
+    assert_close(
+        "f16 decoded",
+        &decoded,
+        &t["image_decoded_raw"],
+        ATOL_F16_LOOP,
+    );
 }
