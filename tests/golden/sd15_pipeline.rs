@@ -1,6 +1,8 @@
 use candle_core::{DType, Device, Tensor};
 use vanelia::diffusion::controlnet::ControlNetModel;
-use vanelia::diffusion::denoise::{refine, to_u8, Models, RefineInputs, RefineSettings};
+use vanelia::diffusion::denoise::{
+    refine, to_u8, Models, RefineInputs, RefineOutput, RefineSettings,
+};
 use vanelia::diffusion::schedulers::{SchedulerConfig, SchedulerKind};
 use vanelia::diffusion::unet::model::UNet2DConditionModel;
 use vanelia::diffusion::vae::{AutoencoderKL, TileConfig, VaeMode};
@@ -44,6 +46,41 @@ fn settings(case: &Case, run: &serde_json::Value) -> RefineSettings {
     }
 }
 
+type Tensors = std::collections::HashMap<String, Tensor>;
+
+/// The eight inputs of a reference run in `RefineInputs` order (frames from `inputs`, draws
+/// from the run's file), each passed through `map` (a frame slice, a dtype cast).
+fn run_inputs(inputs: &Tensors, t: &Tensors, map: impl Fn(&Tensor) -> Tensor) -> [Tensor; 8] {
+    let [image, mask, control, pos, neg] = [
+        "image",
+        "mask",
+        "control_image",
+        "prompt_embeds",
+        "negative_prompt_embeds",
+    ]
+    .map(|n| map(&inputs[n]));
+    let [e1, noise, e3] =
+        ["eps_vae_init_image", "noise", "eps_vae_masked_image"].map(|n| map(&t[n]));
+    [image, mask, control, pos, neg, e1, noise, e3]
+}
+
+/// Runs the loop on inputs from [`run_inputs`].
+fn refine_on(models: &Models<'_>, x: &[Tensor; 8], s: &RefineSettings) -> RefineOutput {
+    let [image, mask, control_image, prompt_embeds, negative_prompt_embeds, eps_image, noise, eps_masked_image] =
+        x;
+    let input = RefineInputs {
+        image,
+        mask,
+        control_image,
+        prompt_embeds,
+        negative_prompt_embeds,
+        eps_image,
+        noise,
+        eps_masked_image,
+    };
+    refine(models, &input, s).unwrap()
+}
+
 fn max_u8_diff(a: &Tensor, b: &Tensor) -> u8 {
     let (a, b) = (
         a.flatten_all().unwrap().to_vec1::<u8>().unwrap(),
@@ -67,26 +104,13 @@ fn pipeline_runs_match_step_by_step() {
             let name = format!("{} {}", case.name(), run["name"].as_str().unwrap());
             let unet = unet(&case, run["unet"].as_str().unwrap());
             let t = case.tensors(run["file"].as_str().unwrap());
-            let input = RefineInputs {
-                image: &inputs["image"],
-                mask: &inputs["mask"],
-                control_image: &inputs["control_image"],
-                prompt_embeds: &inputs["prompt_embeds"],
-                negative_prompt_embeds: &inputs["negative_prompt_embeds"],
-                eps_image: &t["eps_vae_init_image"],
-                noise: &t["noise"],
-                eps_masked_image: &t["eps_vae_masked_image"],
+            let models = Models {
+                unet: &unet,
+                controlnet: &controlnet,
+                vae: &vae,
             };
-            let out = refine(
-                &Models {
-                    unet: &unet,
-                    controlnet: &controlnet,
-                    vae: &vae,
-                },
-                &input,
-                &settings(&case, run),
-            )
-            .unwrap();
+            let x = run_inputs(&inputs, &t, Tensor::clone);
+            let out = refine_on(&models, &x, &settings(&case, run));
             assert_close(
                 &format!("{name}: image_latents"),
                 &out.image_latents,
@@ -147,38 +171,12 @@ fn batch_equals_frames_one_at_a_time() {
     let run = &case.manifest["pipelines"][0];
     let t = case.tensors(run["file"].as_str().unwrap());
     let s = settings(&case, run);
-    let frame = |name: &str,
-                 tensors: &std::collections::HashMap<String, Tensor>,
-                 i: Option<usize>| match i {
-        Some(i) => tensors[name].narrow(0, i, 1).unwrap(),
-        None => tensors[name].clone(),
-    };
     let run_on = |i: Option<usize>| {
-        let (image, mask, control) = (
-            frame("image", &inputs, i),
-            frame("mask", &inputs, i),
-            frame("control_image", &inputs, i),
-        );
-        let (pos, neg) = (
-            frame("prompt_embeds", &inputs, i),
-            frame("negative_prompt_embeds", &inputs, i),
-        );
-        let (e1, n, e3) = (
-            frame("eps_vae_init_image", &t, i),
-            frame("noise", &t, i),
-            frame("eps_vae_masked_image", &t, i),
-        );
-        let input = RefineInputs {
-            image: &image,
-            mask: &mask,
-            control_image: &control,
-            prompt_embeds: &pos,
-            negative_prompt_embeds: &neg,
-            eps_image: &e1,
-            noise: &n,
-            eps_masked_image: &e3,
-        };
-        refine(&models, &input, &s).unwrap().decoded
+        let x = run_inputs(&inputs, &t, |x| match i {
+            Some(i) => x.narrow(0, i, 1).unwrap(),
+            None => x.clone(),
+        });
+        refine_on(&models, &x, &s).decoded
     };
     let batch = run_on(None);
     for i in 0..batch.dim(0).unwrap() {
@@ -212,40 +210,13 @@ fn pipeline_in_f16_stays_close_to_the_f32_reference() {
     .unwrap();
     let inputs = case.tensors("inputs.safetensors");
     let t = case.tensors(run["file"].as_str().unwrap());
-    let half = |x: &Tensor| x.to_dtype(f16).unwrap();
-    let (image, mask, control) = (
-        half(&inputs["image"]),
-        half(&inputs["mask"]),
-        half(&inputs["control_image"]),
-    );
-    let (pos, neg) = (
-        half(&inputs["prompt_embeds"]),
-        half(&inputs["negative_prompt_embeds"]),
-    );
-    let (e1, n, e3) = (
-        half(&t["eps_vae_init_image"]),
-        half(&t["noise"]),
-        half(&t["eps_vae_masked_image"]),
-    );
-    let out = refine(
-        &Models {
-            unet: &unet,
-            controlnet: &controlnet,
-            vae: &vae,
-        },
-        &RefineInputs {
-            image: &image,
-            mask: &mask,
-            control_image: &control,
-            prompt_embeds: &pos,
-            negative_prompt_embeds: &neg,
-            eps_image: &e1,
-            noise: &n,
-            eps_masked_image: &e3,
-        },
-        &settings(&case, run),
-    )
-    .unwrap();
+    let models = Models {
+        unet: &unet,
+        controlnet: &controlnet,
+        vae: &vae,
+    };
+    let x = run_inputs(&inputs, &t, |x| x.to_dtype(f16).unwrap());
+    let out = refine_on(&models, &x, &settings(&case, run));
     let decoded = out.decoded.to_dtype(DType::F32).unwrap();
     assert_close(
         "f16 decoded",
