@@ -68,6 +68,19 @@ fn render_mask(workdir: &Path, nr: u32) -> ([u32; 2], image::GrayImage) {
     (origin, mask)
 }
 
+/// `--refine diffusion` on the demo without `--weights`, run in `dir` with the Hugging Face
+/// cache at `dir/hf`.
+fn hub_run(dir: &Path, output: &str) -> std::process::Command {
+    let mut cmd = vanelia(dir);
+    cmd.current_dir(dir)
+        .env("HF_HOME", dir.join("hf"))
+        .args(["--input", s(&crate::util::asset("demo.mp4"))])
+        .args(["--model", s(&crate::util::asset("product.glb"))])
+        .args(["--poses", s(&crate::util::asset("demo.poses.json"))])
+        .args(["--output", s(&dir.join(output)), "--refine", "diffusion"]);
+    cmd
+}
+
 #[test]
 fn diffusion_refines_only_the_product_region_and_batches_do_not_matter() {
     let dir = tempfile::tempdir().unwrap();
@@ -171,19 +184,8 @@ fn missing_or_wrong_weights_fail_naming_the_file() {
     let (_, out) = refine_run(dir.path(), &weights, "o3", &[]);
     let err = assert_fails(&out);
     assert!(err.contains("text_encoder"), "{err}");
-    let mut cmd = vanelia(dir.path());
-    cmd.current_dir(dir.path())
-        .env("HF_HOME", dir.path().join("hf"))
-        .env("HF_ENDPOINT", "http://127.0.0.1:9")
-        .args(["--input", s(&crate::util::asset("demo.mp4"))])
-        .args(["--model", s(&crate::util::asset("product.glb"))])
-        .args(["--poses", s(&crate::util::asset("demo.poses.json"))])
-        .args([
-            "--output",
-            s(&dir.path().join("o4.mp4")),
-            "--refine",
-            "diffusion",
-        ]);
+    let mut cmd = hub_run(dir.path(), "o4.mp4");
+    cmd.env("HF_ENDPOINT", "http://127.0.0.1:9");
     let err = assert_fails(&cmd.output().unwrap());
     assert!(
         err.contains("stable-diffusion-v1-5/stable-diffusion-v1-5")
@@ -223,21 +225,8 @@ fn weights_are_found_in_the_hugging_face_cache() {
             }
         }
     }
-    let mut cmd = vanelia(dir.path());
-    cmd.current_dir(dir.path())
-        .env("HF_HOME", dir.path().join("hf"))
-        .env("HF_HUB_OFFLINE", "1")
-        .args(["--input", s(&crate::util::asset("demo.mp4"))])
-        .args(["--model", s(&crate::util::asset("product.glb"))])
-        .args(["--poses", s(&crate::util::asset("demo.poses.json"))])
-        .args(["--output", s(&dir.path().join("cache.mp4"))])
-        .args([
-            "--refine",
-            "diffusion",
-            "--refine-px",
-            "128",
-            "--frames",
-            "0..1",
-        ]);
+    let mut cmd = hub_run(dir.path(), "cache.mp4");
+    cmd.env("HF_HUB_OFFLINE", "1")
+        .args(["--refine-px", "128", "--frames", "0..1"]);
     assert_ok(&cmd.output().unwrap());
 }
