@@ -13,6 +13,8 @@ pub mod cli;
 pub mod composite;
 pub mod core;
 pub mod diffusion;
+pub mod nn;
+pub mod pose;
 pub mod render;
 pub mod run;
 pub mod video;

@@ -4,29 +4,9 @@
 //! `time_embedding_norm="default"`, `output_scale_factor` 1).
 
 use candle_core::{Module as _, Result, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, GroupNorm, Linear, VarBuilder};
+use candle_nn::{Conv2d, GroupNorm, Linear, VarBuilder};
 
-/// A 2-D convolution with diffusers' key names (`weight`, `bias`).
-pub(crate) fn conv(
-    vb: VarBuilder,
-    c_in: usize,
-    c_out: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-) -> Result<Conv2d> {
-    candle_nn::conv2d(
-        c_in,
-        c_out,
-        kernel,
-        Conv2dConfig {
-            stride,
-            padding,
-            ..Default::default()
-        },
-        vb,
-    )
-}
+pub(crate) use crate::nn::conv::conv;
 
 /// diffusers' `ResnetBlock2D` (`time_embedding_norm="default"`): norm → SiLU → conv, twice,
 /// with the projected time embedding added after the first convolution when there is one (UNet,

@@ -7,6 +7,7 @@ use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 
 use crate::core::{Error, Result};
+pub use crate::nn::weights::{shape_error, var_builder};
 
 /// Parses a component's `config.json` (unknown keys are ignored, as diffusers does).
 pub fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
@@ -20,24 +21,6 @@ pub fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_str(&text).map_err(|e| {
         Error::bad_input(
             format!("not a valid diffusers config ({e})"),
-            "re-download the file",
-            path,
-        )
-    })
-}
-
-/// A `VarBuilder` over a safetensors file, read into memory and converted to `dtype`.
-pub fn var_builder(path: &Path, dtype: DType, device: &Device) -> Result<VarBuilder<'static>> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::bad_input(
-            format!("cannot read the weights ({e})"),
-            "download the file or point --weights at the folder that holds it",
-            path,
-        )
-    })?;
-    VarBuilder::from_buffered_safetensors(bytes, dtype, device).map_err(|e| {
-        Error::bad_input(
-            format!("not a valid safetensors file ({e})"),
             "re-download the file",
             path,
         )
@@ -90,14 +73,4 @@ pub fn weights_file(dir: &Path, stem: &str, dtype: DType) -> Result<PathBuf> {
         "download the component (see weights/README.md) or point --weights at its folder"
     };
     Err(Error::bad_input("weights file not found", hint, full))
-}
-
-/// Wraps a construction error (missing tensor, wrong shape: candle names the tensor and both
-/// shapes) with the file it came from.
-pub fn shape_error(e: candle_core::Error, file: &Path) -> Error {
-    Error::bad_input(
-        format!("the weights do not match the config ({e})"),
-        "use the weights that belong to the config.json next to it",
-        file,
-    )
 }

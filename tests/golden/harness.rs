@@ -120,3 +120,23 @@ pub fn ints(t: &Tensor) -> Vec<i64> {
 pub fn floats(t: &Tensor) -> Vec<f32> {
     t.to_dtype(DType::F32).unwrap().to_vec1::<f32>().unwrap()
 }
+
+/// Asserts `|got − want| / (1 + |want|) <= rtol` element-wise (the reference's tolerance for
+/// points and confidences, whose magnitudes vary over orders).
+pub fn assert_close_rel(what: &str, got: &Tensor, want: &Tensor, rtol: f32) {
+    assert_eq!(got.dims(), want.dims(), "{what}: shape");
+    let g = floats(&got.flatten_all().unwrap());
+    let w = floats(&want.flatten_all().unwrap());
+    let worst = g
+        .iter()
+        .zip(&w)
+        .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
+        .fold(
+            0.0_f32,
+            |acc, d| if d > acc || d.is_nan() { d } else { acc },
+        );
+    assert!(
+        worst <= rtol && !worst.is_nan(),
+        "{what}: max |Δ|/(1+|ref|) {worst:e} > {rtol:e}"
+    );
+}

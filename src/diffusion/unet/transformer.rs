@@ -11,9 +11,8 @@ use candle_core::{Module as _, Result, Tensor, D};
 use candle_nn::{Conv2d, GroupNorm, LayerNorm, Linear, VarBuilder};
 
 use super::resnet::conv;
+use crate::nn::attention::{attention, merge_heads, split_heads};
 
-/// Query rows per attention chunk (bounds the score matrix to chunk × keys per head).
-const QUERY_CHUNK: usize = 4096;
 /// Transformer2D's GroupNorm epsilon (diffusion spec §10).
 const TRANSFORMER_NORM_EPS: f64 = 1e-6;
 /// BasicTransformerBlock LayerNorm epsilon.
@@ -43,37 +42,12 @@ impl Attention {
 
     /// x (b, n, c), context (b, m, c_ctx) → (b, n, c)
     pub fn forward(&self, x: &Tensor, context: &Tensor) -> Result<Tensor> {
-        let (b, n, c) = x.dims3()?;
-        let head_dim = c / self.heads;
-        let split = |t: Tensor| -> Result<Tensor> {
-            let m = t.dim(1)?;
-            t.reshape((b, m, self.heads, head_dim))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let q = split(self.to_q.forward(x)?)?;
-        let k = split(self.to_k.forward(context)?)?;
-        let v = split(self.to_v.forward(context)?)?;
-        let k_t = k.t()?.contiguous()?;
-        let scale = 1.0 / (head_dim as f64).sqrt();
-        // softmax(q kᵀ / sqrt(d)) v in query chunks, scores and softmax in f32
-        let chunks = (0..n)
-            .step_by(QUERY_CHUNK)
-            .map(|start| {
-                let q_chunk = q.narrow(2, start, QUERY_CHUNK.min(n - start))?;
-                let scores = (q_chunk.matmul(&k_t)? * scale)?;
-                let dtype = scores.dtype();
-                let probs =
-                    candle_nn::ops::softmax_last_dim(&scores.to_dtype(candle_core::DType::F32)?)?
-                        .to_dtype(dtype)?;
-                probs.matmul(&v)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let out = Tensor::cat(&chunks, 2)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((b, n, c))?;
-        self.to_out.forward(&out)
+        let head_dim = x.dim(D::Minus1)? / self.heads;
+        let q = split_heads(&self.to_q.forward(x)?, self.heads)?;
+        let k = split_heads(&self.to_k.forward(context)?, self.heads)?;
+        let v = split_heads(&self.to_v.forward(context)?, self.heads)?;
+        let out = attention(&q, &k, &v, 1.0 / (head_dim as f64).sqrt())?;
+        self.to_out.forward(&merge_heads(&out)?)
     }
 }
 
