@@ -14,6 +14,8 @@ pub mod config;
 pub mod dpt;
 pub mod heads;
 pub mod model;
+pub mod pairs;
+pub mod preprocess;
 pub mod rope;
 pub mod trace;
 pub mod weights;

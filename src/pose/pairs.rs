@@ -1,0 +1,1 @@
+//! Scene graphs: which pairs of frames go through the network (being written).

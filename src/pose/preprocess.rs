@@ -1,0 +1,1 @@
+//! Frames to network input, as DUSt3R's `load_images` (being written).

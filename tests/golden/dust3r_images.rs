@@ -1,0 +1,1 @@
+//! `load_images` against the reference (being written).
