@@ -3,4 +3,5 @@
 
 pub mod attention;
 pub mod conv;
+pub mod ops;
 pub mod weights;

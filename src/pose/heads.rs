@@ -8,6 +8,7 @@ use candle_nn::{Linear, VarBuilder};
 
 use super::config::{RegressionMode, OUTPUT_CHANNELS};
 use super::trace::{note, Trace};
+use crate::nn::ops::expm1;
 
 /// Points and confidences of one view of a pair, in the first view's camera frame (OpenCV:
 /// x right, y down, z forward; arbitrary scale per pair).
@@ -61,9 +62,8 @@ pub fn postprocess(raw: &Tensor, conf_mode: &RegressionMode) -> Result<PointMap>
     let f = raw.to_dtype(DType::F32)?.permute((0, 2, 3, 1))?;
     let xyz = f.narrow(D::Minus1, 0, 3)?;
     let d = xyz.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
-    // exp(d) − 1: no expm1 kernel; the absolute error (≈1e-7) is far inside the tolerance
     let dir = xyz.broadcast_div(&d.clamp(1e-8, f64::INFINITY)?)?;
-    let pts3d = dir.broadcast_mul(&(d.exp()? - 1.0)?)?;
+    let pts3d = dir.broadcast_mul(&expm1(&d)?)?;
     let conf = (f
         .narrow(D::Minus1, 3, 1)?
         .squeeze(D::Minus1)?

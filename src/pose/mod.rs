@@ -9,6 +9,7 @@
 //! [`rope`], [`dpt`], [`heads`]) loaded by [`weights`]; [`trace`] records intermediates for the
 //! golden tests.
 
+pub mod align;
 pub mod blocks;
 pub mod config;
 pub mod dpt;

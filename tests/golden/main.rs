@@ -6,6 +6,8 @@
 
 /// DUSt3R: RoPE2D, every block and head intermediate, both checkpoint layouts, f16.
 mod dust3r_net;
+/// DUSt3R global alignment: spanning-tree start, loss, Adam trajectory, final accuracy.
+mod dust3r_align;
 /// DUSt3R preprocessing: resize, crop and normalisation of `load_images`.
 mod dust3r_images;
 /// Case discovery, tensor loading and named-tolerance comparison.
