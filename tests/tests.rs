@@ -14,5 +14,7 @@ mod diffusion;
 mod refine;
 /// Rendering checks: projection against the analytic pinhole, orientation.
 mod render;
+/// Camera tracking on synthetic point maps: alignment accuracy, keyframes, registration.
+mod tracking;
 /// Video I/O against the FFmpeg command-line tool: rotation, frame rates, image sequences.
 mod video_io;

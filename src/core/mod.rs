@@ -4,6 +4,7 @@
 
 pub mod atomic;
 pub mod camera;
+pub mod colmap;
 pub mod color;
 pub mod error;
 pub mod filter;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use candle_core::DType;
 
 use crate::core::{Error, Result};
+use crate::nn::hub;
 
 /// Stable Diffusion 1.5 (UNet, VAE, text encoder, tokenizer, scheduler).
 pub const SD15_REPO: &str = "stable-diffusion-v1-5/stable-diffusion-v1-5";
@@ -162,59 +163,6 @@ fn local_or_hub<S: AsRef<[T]>, T: AsRef<str>>(
             local.display()
         ),
     })
-}
-
-#[cfg(feature = "hub")]
-mod hub {
-    use std::path::PathBuf;
-
-    /// The snapshot folder holding every file (one alternative each) of `repo`: looked up in
-    /// the cache first, downloaded into it when missing and `offline` is false.
-    pub fn snapshot<S: AsRef<[T]>, T: AsRef<str>>(
-        repo: &str,
-        files: &[S],
-        offline: bool,
-    ) -> Result<PathBuf, String> {
-        let cache = hf_hub::Cache::from_env().model(repo.to_string());
-        let mut root = None;
-        for alternatives in files {
-            let names: Vec<&str> = alternatives.as_ref().iter().map(AsRef::as_ref).collect();
-            let cached = names.iter().find_map(|n| cache.get(n).map(|p| (p, *n)));
-            let (path, name) = match cached {
-                Some(found) => found,
-                None if offline => return Err("downloads are off (offline)".into()),
-                None => {
-                    let first = names.first().copied().unwrap_or_default();
-                    (download(repo, first)?, first)
-                }
-            };
-            let depth = name.split('/').count();
-            root = path.ancestors().nth(depth).map(PathBuf::from);
-        }
-        root.ok_or_else(|| "no files were asked for".into())
-    }
-
-    fn download(repo: &str, file: &str) -> Result<PathBuf, String> {
-        let api = hf_hub::api::sync::ApiBuilder::from_env()
-            .with_progress(true)
-            .build()
-            .map_err(|e| format!("the hub client could not start ({e})"))?;
-        api.model(repo.to_string())
-            .get(file)
-            .map_err(|e| format!("downloading {file} failed ({e})"))
-    }
-}
-
-#[cfg(not(feature = "hub"))]
-mod hub {
-    /// Without the `hub` feature there is neither cache lookup nor download.
-    pub fn snapshot<S: AsRef<[T]>, T: AsRef<str>>(
-        _repo: &str,
-        _files: &[S],
-        _offline: bool,
-    ) -> Result<std::path::PathBuf, String> {
-        Err("this build has no Hugging Face support (feature \"hub\")".into())
-    }
 }
 
 #[cfg(test)]

@@ -3,5 +3,6 @@
 
 pub mod attention;
 pub mod conv;
+pub mod hub;
 pub mod ops;
 pub mod weights;

@@ -4,12 +4,12 @@
 //! `VANELIA_GOLDEN_SD15` (SD 1.5) or `VANELIA_GOLDEN_DUST3R` (DUSt3R) when set. All shapes and settings come from the case files.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
 
-/// DUSt3R: RoPE2D, every block and head intermediate, both checkpoint layouts, f16.
-mod dust3r_net;
 /// DUSt3R global alignment: spanning-tree start, loss, Adam trajectory, final accuracy.
 mod dust3r_align;
 /// DUSt3R preprocessing: resize, crop and normalisation of `load_images`.
 mod dust3r_images;
+/// DUSt3R: RoPE2D, every block and head intermediate, both checkpoint layouts, f16.
+mod dust3r_net;
 /// Case discovery, tensor loading and named-tolerance comparison.
 mod harness;
 /// The CLIP text encoder: every hidden state and the output.

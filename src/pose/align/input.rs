@@ -47,25 +47,24 @@ impl PairwisePointMaps {
 
     /// One side's points of edge `e`, row-major, on the host.
     pub fn points(&self, e: usize, side: Side) -> Result<Vec<DVec3>> {
-        let t = match side {
-            Side::I => &self.pred_i,
-            Side::J => &self.pred_j,
-        };
-        let flat: Vec<f32> = t.i(e)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-        Ok(flat
-            .chunks_exact(3)
-            .map(|p| DVec3::new(p[0].into(), p[1].into(), p[2].into()))
-            .collect())
+        points_at(
+            match side {
+                Side::I => &self.pred_i,
+                Side::J => &self.pred_j,
+            },
+            e,
+        )
     }
 
     /// One side's confidences of edge `e`, row-major, on the host.
     pub fn confidences(&self, e: usize, side: Side) -> Result<Vec<f64>> {
-        let t = match side {
-            Side::I => &self.conf_i,
-            Side::J => &self.conf_j,
-        };
-        let flat: Vec<f32> = t.i(e)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-        Ok(flat.into_iter().map(f64::from).collect())
+        values_at(
+            match side {
+                Side::I => &self.conf_i,
+                Side::J => &self.conf_j,
+            },
+            e,
+        )
     }
 
     /// `mean(conf_i[e]) · mean(conf_j[e])` per edge: how much the initialisation trusts it.
@@ -100,4 +99,27 @@ impl PairwisePointMaps {
             .collect();
         Tensor::stack(&maps, 0)
     }
+}
+
+/// Entry `e` of stacked point maps (E, H, W, 3) as host points, row-major.
+pub fn points_at(stacked: &Tensor, e: usize) -> Result<Vec<DVec3>> {
+    let flat: Vec<f32> = stacked
+        .i(e)?
+        .to_dtype(DType::F32)?
+        .flatten_all()?
+        .to_vec1()?;
+    Ok(flat
+        .chunks_exact(3)
+        .map(|p| DVec3::new(p[0].into(), p[1].into(), p[2].into()))
+        .collect())
+}
+
+/// Entry `e` of stacked maps (E, H, W) as host values, row-major.
+pub fn values_at(stacked: &Tensor, e: usize) -> Result<Vec<f64>> {
+    let flat: Vec<f32> = stacked
+        .i(e)?
+        .to_dtype(DType::F32)?
+        .flatten_all()?
+        .to_vec1()?;
+    Ok(flat.into_iter().map(f64::from).collect())
 }
