@@ -268,3 +268,159 @@ fn keyframe_track_with_registration_follows_a_known_trajectory() {
     );
     assert!(!out.points.is_empty());
 }
+
+mod cli {
+    use std::path::{Path, PathBuf};
+
+    use vanelia::core::CameraTrack;
+
+    use crate::util::{assert_fails, assert_ok, asset, s, vanelia, vanelia_sub};
+
+    /// The tiny random-weight DPT model of the golden fixtures (config.json + arch.json).
+    fn tiny_pose_model() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden/dust3r/small/models/dpt")
+    }
+
+    /// Tracker options that keep the tiny model fast: 64-pixel inputs, 20 iterations.
+    const FAST: [&str; 6] = [
+        "--pose-size",
+        "64",
+        "--keyframe-every",
+        "8",
+        "--pose-iters",
+        "20",
+    ];
+
+    fn track_cmd(dir: &Path, input: &Path, output: &Path) -> std::process::Command {
+        track_with(dir, input, output, &tiny_pose_model())
+    }
+
+    fn track_with(
+        dir: &Path,
+        input: &Path,
+        output: &Path,
+        weights: &Path,
+    ) -> std::process::Command {
+        let mut cmd = vanelia_sub(dir, "track");
+        cmd.args(["--input", s(input), "--output", s(output)])
+            .args(["--pose-weights", s(weights)])
+            .args(FAST);
+        cmd
+    }
+
+    #[test]
+    fn track_writes_a_poses_file_and_a_colmap_model_that_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let poses = dir.path().join("poses.json");
+        let colmap = dir.path().join("colmap");
+        let mut cmd = track_cmd(dir.path(), &asset("demo.mp4"), &poses);
+        assert_ok(&cmd.args(["--colmap", s(&colmap)]).output().unwrap());
+        let track = CameraTrack::read(&poses).unwrap();
+        assert_eq!(track.poses.len(), 48);
+        assert_eq!((track.size.width, track.size.height), (640, 360));
+        assert!(track
+            .poses
+            .iter()
+            .all(|p| p.world_from_cam.is_finite() && p.intrinsics.focal_px[0] > 0.0));
+        // frame 0 is the world
+        assert_eq!(track.poses[0].world_from_cam, glam::DMat4::IDENTITY);
+        // JSON: write → read is the identity
+        let again = dir.path().join("again.json");
+        track.write(&again).unwrap();
+        assert_eq!(CameraTrack::read(&again).unwrap(), track);
+        // COLMAP: same cameras and intrinsics back (to float printing precision)
+        let back = vanelia::core::colmap::read(&colmap).unwrap();
+        assert_eq!(back.poses.len(), track.poses.len());
+        assert_eq!(back.points.len(), track.points.len());
+        for (a, b) in back.poses.iter().zip(&track.poses) {
+            let d = (a.world_from_cam - b.world_from_cam).abs().to_cols_array();
+            assert!(d.iter().all(|v| *v < 1e-9), "{d:?}");
+            for k in 0..2 {
+                assert!((a.intrinsics.focal_px[k] - b.intrinsics.focal_px[k]).abs() < 1e-9);
+                assert!((a.intrinsics.principal_px[k] - b.intrinsics.principal_px[k]).abs() < 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn main_job_tracks_without_poses_and_reuses_the_track() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("out.mp4");
+        let run = || {
+            let mut cmd = vanelia(dir.path());
+            cmd.args(["--input", s(&asset("demo.mp4"))])
+                .args(["--model", s(&asset("product.glb"))])
+                .args(["--output", s(&output), "--frames", "0..4"])
+                .args(["--pose-weights", s(&tiny_pose_model())])
+                .args(FAST);
+            cmd.output().unwrap()
+        };
+        assert_ok(&run());
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("out.report.json")).unwrap(),
+        )
+        .unwrap();
+        let track = &report["stages"][0];
+        assert_eq!(track["name"], "track");
+        assert_eq!(track["frames_processed"], 48);
+        assert_eq!(track["tracking"]["keyframes"], 7);
+        assert_eq!(track["tracking"]["frames"], 48);
+        // the second run takes the track from the work directory
+        assert_ok(&run());
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("out.report.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(report["stages"][0]["frames_reused"], 48);
+    }
+
+    #[test]
+    fn tracking_errors_name_the_problem_and_the_way_out() {
+        let dir = tempfile::tempdir().unwrap();
+        // no weights anywhere and downloads off: what to download, or --poses
+        let mut cmd = vanelia_sub(dir.path(), "track");
+        cmd.current_dir(dir.path())
+            .env("HF_HOME", dir.path().join("hf"))
+            .env("HF_HUB_OFFLINE", "1")
+            .args(["--input", s(&asset("demo.mp4")), "--output", "p.json"]);
+        let err = assert_fails(&cmd.output().unwrap());
+        assert!(
+            err.contains("naver/DUSt3R_ViTLarge_BaseDecoder_512_dpt") && err.contains("--poses"),
+            "{err}"
+        );
+        assert!(!dir.path().join("p.json").exists());
+        // a checkpoint that does not match its config names the file
+        let broken = dir.path().join("broken");
+        std::fs::create_dir_all(&broken).unwrap();
+        for f in ["config.json", "arch.json"] {
+            std::fs::copy(tiny_pose_model().join(f), broken.join(f)).unwrap();
+        }
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/golden/dust3r/small/models/linear/model.safetensors"),
+            broken.join("model.safetensors"),
+        )
+        .unwrap();
+        let mut cmd = track_with(
+            dir.path(),
+            &asset("demo.mp4"),
+            &dir.path().join("q.json"),
+            &broken,
+        );
+        let err = assert_fails(&cmd.output().unwrap());
+        assert!(err.contains("model.safetensors"), "{err}");
+        // one frame: nothing to triangulate
+        let seq = dir.path().join("one");
+        std::fs::create_dir_all(&seq).unwrap();
+        image::RgbImage::from_pixel(64, 48, image::Rgb([90, 120, 150]))
+            .save(seq.join("000000.png"))
+            .unwrap();
+        let mut cmd = track_cmd(
+            dir.path(),
+            &seq.join("%06d.png"),
+            &dir.path().join("r.json"),
+        );
+        let err = assert_fails(&cmd.output().unwrap());
+        assert!(err.contains("at least 2 frames"), "{err}");
+    }
+}

@@ -12,7 +12,7 @@ pub fn asset(name: &str) -> PathBuf {
 }
 
 /// A `vanelia` command with a private XDG_RUNTIME_DIR (Mesa wants one).
-pub fn vanelia(runtime: &Path) -> Command {
+pub fn vanelia_command(runtime: &Path) -> Command {
     let xdg = runtime.join("xdg");
     std::fs::create_dir_all(&xdg).unwrap();
     #[cfg(unix)]
@@ -21,7 +21,21 @@ pub fn vanelia(runtime: &Path) -> Command {
         std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700)).unwrap();
     }
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vanelia"));
-    cmd.env("XDG_RUNTIME_DIR", xdg).arg("--quiet");
+    cmd.env("XDG_RUNTIME_DIR", xdg);
+    cmd
+}
+
+/// A quiet `vanelia` command (see [`vanelia_command`]).
+pub fn vanelia(runtime: &Path) -> Command {
+    let mut cmd = vanelia_command(runtime);
+    cmd.arg("--quiet");
+    cmd
+}
+
+/// A quiet `vanelia <subcommand>`.
+pub fn vanelia_sub(runtime: &Path, subcommand: &str) -> Command {
+    let mut cmd = vanelia_command(runtime);
+    cmd.args([subcommand, "--quiet"]);
     cmd
 }
 

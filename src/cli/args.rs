@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use super::diffusion_args::{check, DiffusionArgs};
+use super::pose_args::{PoseArgs, TrackArgs};
 use crate::composite::classic::ClassicSettings;
 use crate::composite::{CompositeSettings, Harmonise};
 use crate::core::{Error, FrameRate, Result};
@@ -29,7 +30,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render the product layers only (RGBA, shadow) as PNG files for inspection.
-    Render(RenderArgs),
+    Render(Box<RenderArgs>),
+    /// Track the camera only and write a poses file (and optionally a COLMAP model).
+    Track(TrackArgs),
 }
 
 /// Options of `vanelia render`.
@@ -73,8 +76,8 @@ pub struct RunArgs {
     /// Recompute the selected frames even when cached results are valid.
     #[arg(long)]
     pub force: bool,
-    /// Camera track in vanelia's poses JSON format (see README); required until the built-in
-    /// tracker is available.
+    /// Camera track in vanelia's poses JSON format (see README) instead of tracking the
+    /// camera with the built-in DUSt3R tracker.
     #[arg(long, value_name = "FILE")]
     pub poses: Option<PathBuf>,
     /// How the product region is refined after compositing.
@@ -117,6 +120,9 @@ pub struct RunArgs {
     /// Options of the diffusion refinement.
     #[command(flatten)]
     pub diffusion: DiffusionArgs,
+    /// Options of the camera tracker.
+    #[command(flatten)]
+    pub pose: PoseArgs,
 }
 
 impl RunArgs {
@@ -211,6 +217,7 @@ impl RunArgs {
             crf: self.crf,
             seq_rate: rate_of(self.fps),
             diffusion: self.diffusion.validate(self.seed, self.feather)?,
+            pose: self.pose.validate(self.diffusion.offline)?,
         })
     }
 }
@@ -264,7 +271,7 @@ fn parse_vec3(name: &'static str, s: &str) -> Result<[f64; 3]> {
 }
 
 /// A decimal fps as an exact rational (29.97 -> 30000/1001).
-fn rate_of(fps: f64) -> FrameRate {
+pub(crate) fn rate_of(fps: f64) -> FrameRate {
     for (num, den) in [(24000, 1001), (30000, 1001), (60000, 1001)] {
         if (fps - f64::from(num) / f64::from(den)).abs() < 0.005 {
             return FrameRate { num, den };

@@ -3,4 +3,5 @@
 
 pub mod args;
 pub mod diffusion_args;
+pub mod pose_args;
 pub mod progress;

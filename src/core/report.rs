@@ -24,6 +24,37 @@ pub struct StageReport {
     /// UNet evaluations and batch size of the diffusion stage.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diffusion: Option<crate::diffusion::stage::RefineStats>,
+    /// Keyframes, pairs and alignment figures of the camera tracker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<crate::pose::tracker::TrackStats>,
+}
+
+impl StageReport {
+    /// A stage that computed `frames` frames in `wall_secs`.
+    pub fn computed(name: &str, frames: u64, wall_secs: f64) -> Self {
+        Self {
+            name: name.into(),
+            wall_secs,
+            frames_processed: frames,
+            frames_reused: 0,
+            frames_per_sec: if wall_secs > 0.0 {
+                frames as f64 / wall_secs
+            } else {
+                0.0
+            },
+            diffusion: None,
+            tracking: None,
+        }
+    }
+
+    /// A stage whose result for `frames` frames came from the work directory.
+    pub fn reused(name: &str, frames: u64) -> Self {
+        Self {
+            frames_processed: 0,
+            frames_reused: frames,
+            ..Self::computed(name, 0, 0.0)
+        }
+    }
 }
 
 /// Accumulates the time and frame counts of one stage over a run.
@@ -71,6 +102,7 @@ impl StageClock {
                 0.0
             },
             diffusion: None,
+            tracking: None,
         }
     }
 }

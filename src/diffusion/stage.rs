@@ -365,10 +365,7 @@ impl RefineStage {
     }
 }
 
-/// The device the stage runs on: the first CUDA GPU in a `cuda` build, else the CPU.
-pub fn device() -> Device {
-    Device::cuda_if_available(0).unwrap_or(Device::Cpu)
-}
+pub use crate::nn::device;
 
 /// What can fail before any frame is processed: the precision on this device and the weights'
 /// presence. Returns the component folders.

@@ -20,6 +20,7 @@ pub mod pairs;
 pub mod predictor;
 pub mod preprocess;
 pub mod rope;
+pub mod stage;
 pub mod trace;
 pub mod tracker;
 pub mod weights;

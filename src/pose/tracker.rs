@@ -236,6 +236,7 @@ pub fn track(
         out
     };
     let mut poses: Vec<DMat4> = world_from_cam.iter().map(regauge).collect();
+    poses[0] = DMat4::IDENTITY; // exactly, not to round-off
     if options.smoothing {
         let (t, r) = smooth(&mut poses, &keys);
         stats.smoothing_translation = t;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::composite::{CompositeSettings, Harmonise};
 use crate::core::{Error, FrameRange, FrameRate, Result};
 use crate::diffusion::stage::RefineOptions;
+use crate::pose::stage::PoseOptions;
 use crate::render::placement::PlacementOptions;
 use crate::render::RenderOptions;
 
@@ -99,6 +100,8 @@ pub struct RunConfig {
     pub seq_rate: FrameRate,
     /// Diffusion refinement options (used with `RefineMode::Diffusion`).
     pub diffusion: RefineOptions,
+    /// Camera tracker options (used without `poses`).
+    pub pose: PoseOptions,
 }
 
 impl RunConfig {

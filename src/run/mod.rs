@@ -14,6 +14,9 @@ mod artefacts;
 mod config;
 mod contact_sheet;
 mod refine;
+mod track;
+
+pub use track::{track_only, TrackJob};
 
 pub use contact_sheet::sheet_path;
 
@@ -55,11 +58,13 @@ struct Prepared {
     render_key: String,
     composite_key: String,
     report: RunReport,
+    /// The tracker's stage report when the track was computed or reused (not imported).
+    track_stage: Option<crate::core::StageReport>,
 }
 
 /// Runs the main job and returns its report (also written next to the output).
 pub fn run(cfg: &RunConfig, progress: &dyn Progress) -> Result<RunReport> {
-    let mut p = prepare(cfg, false)?;
+    let mut p = prepare(cfg, false, progress)?;
     let renders = p.workdir.stage("render")?;
     let composites = p.workdir.stage("composite")?;
     let plans = plan_frames(&p, cfg, &composites);
@@ -87,7 +92,9 @@ pub fn run(cfg: &RunConfig, progress: &dyn Progress) -> Result<RunReport> {
         p.workdir.write_manifest(&manifest)?;
     }
     p.report.output_written = !up_to_date;
-    p.report.stages = vec![clocks.render.report(), clocks.composite.report()];
+    p.report.stages = p.track_stage.take().into_iter().collect();
+    p.report.stages.push(clocks.render.report());
+    p.report.stages.push(clocks.composite.report());
     if cfg.refine == RefineMode::Diffusion {
         let mut refine = clocks.refine.report();
         refine.diffusion = clocks.refine_stats.clone();
@@ -120,7 +127,7 @@ impl Default for Clocks {
     }
 }
 
-fn prepare(cfg: &RunConfig, layers_dir: bool) -> Result<Prepared> {
+fn prepare(cfg: &RunConfig, layers_dir: bool, progress: &dyn Progress) -> Result<Prepared> {
     if cfg.refine == RefineMode::Diffusion {
         // fail on missing weights before any frame is decoded (loading waits for the first batch)
         crate::diffusion::stage::preflight(&cfg.diffusion, &crate::diffusion::stage::device())?;
@@ -142,10 +149,23 @@ fn prepare(cfg: &RunConfig, layers_dir: bool) -> Result<Prepared> {
         crate::video::check_encodable(&cfg.output, &cfg.input, clip.size)?;
     }
     let model = ProductModel::load(&cfg.model)?;
-    let track = load_track(cfg, &clip)?;
+    if cfg.poses.is_none() {
+        // fail on missing pose weights before the input is hashed or decoded
+        crate::pose::stage::preflight(&cfg.pose)?;
+    }
     let input_sha = source.content_hash()?;
     let clip_json = serde_json::to_value(&clip).unwrap_or_default();
     let (workdir, stale) = WorkDir::open(&cfg.workdir, &input_sha, clip_json)?;
+    let run_track = track::obtain(
+        cfg.poses.as_deref(),
+        &cfg.pose,
+        &source,
+        &clip,
+        &workdir,
+        &input_sha,
+        progress,
+    )?;
+    let track = run_track.track;
     track.write(&workdir.file("track.json"))?;
     let bbox = (model.bbox_min.as_dvec3(), model.bbox_max.as_dvec3());
     let (placement, placement_notes) = placement::place(&track, bbox, &cfg.placement)?;
@@ -185,6 +205,9 @@ fn prepare(cfg: &RunConfig, layers_dir: bool) -> Result<Prepared> {
     for note in placement_notes {
         report.warn("placement", None, note);
     }
+    for note in run_track.warnings {
+        report.warn("track", None, note);
+    }
     Ok(Prepared {
         source,
         clip,
@@ -197,17 +220,8 @@ fn prepare(cfg: &RunConfig, layers_dir: bool) -> Result<Prepared> {
         render_key,
         composite_key,
         report,
+        track_stage: run_track.stage,
     })
-}
-
-fn load_track(cfg: &RunConfig, clip: &ClipSummary) -> Result<CameraTrack> {
-    let path = cfg.poses.as_deref().ok_or(Error::Unavailable {
-        what: "camera tracking",
-        hint: "the built-in DUSt3R tracker is not in this build yet; pass a camera track with --poses FILE (format in the README)".into(),
-    })?;
-    let track = CameraTrack::read(path)?;
-    track.check_clip(clip.size, clip.frame_count, path)?;
-    Ok(track)
 }
 
 fn new_report(cfg: &RunConfig, clip: &ClipSummary, placement: &Placement) -> RunReport {
@@ -565,7 +579,7 @@ fn spawn_encoder(
 /// `<nr>.shadow.png`, multiplicative; `<nr>.mask.png`; `<nr>.depth.png`, 16-bit millimetres)
 /// into the `--output` directory.
 pub fn render_layers(cfg: &RunConfig, progress: &dyn Progress) -> Result<RunReport> {
-    let mut p = prepare(cfg, true)?;
+    let mut p = prepare(cfg, true, progress)?;
     let renders = p.workdir.stage("render")?;
     let mut clock = StageClock::new("render");
     let mut renderer: Option<RenderStage> = None;
@@ -588,7 +602,8 @@ pub fn render_layers(cfg: &RunConfig, progress: &dyn Progress) -> Result<RunRepo
         }
     }
     progress.finish("render");
-    p.report.stages = vec![clock.report()];
+    p.report.stages = p.track_stage.take().into_iter().collect();
+    p.report.stages.push(clock.report());
     p.report.output_written = true;
     p.report.peak_rss_bytes = report::peak_rss_bytes();
     write_json(&cfg.output.join("report.json"), &p.report)?;

@@ -1,0 +1,149 @@
+//! Options of the pose stage (the built-in DUSt3R tracker) and of `vanelia track`.
+
+use std::path::PathBuf;
+
+use candle_core::DType;
+use clap::{Args, ValueEnum};
+
+use super::diffusion_args::{check, PrecisionArg};
+use crate::core::Result;
+use crate::pose::stage::PoseOptions;
+use crate::pose::tracker::TrackOptions;
+
+/// How many focal lengths the clip has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FocalArg {
+    /// One for the whole clip (a fixed-zoom shot; the most stable).
+    Shared,
+    /// One per frame (zooming shots).
+    PerFrame,
+}
+
+/// Options of the camera tracker, used when no --poses track is given.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Camera tracking (without --poses)")]
+pub struct PoseArgs {
+    /// DUSt3R checkpoint: model.safetensors (with its config.json) or the original .pth, or
+    /// their folder [default: weights/DUSt3R_ViTLarge_BaseDecoder_512_dpt, the Hugging Face
+    /// cache, else downloaded].
+    #[arg(long, value_name = "PATH")]
+    pub pose_weights: Option<PathBuf>,
+    /// Network input long side in pixels (a multiple of 16; the released model: 512).
+    #[arg(long, default_value_t = 512)]
+    pub pose_size: u32,
+    /// Every N-th frame is a keyframe (aligned globally); the others are registered to them.
+    #[arg(long, default_value_t = 10)]
+    pub keyframe_every: usize,
+    /// Keyframes are paired with this many following keyframes.
+    #[arg(long, default_value_t = 3)]
+    pub pose_window: usize,
+    /// Global alignment iterations.
+    #[arg(long, default_value_t = 300)]
+    pub pose_iters: usize,
+    /// One focal length for the clip, or one per frame.
+    #[arg(long, value_enum, default_value_t = FocalArg::Shared)]
+    pub focal: FocalArg,
+    /// Frame pairs per network batch.
+    #[arg(long, default_value_t = 8)]
+    pub pose_batch: usize,
+    /// Network precision of the tracker.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    pub pose_precision: PrecisionArg,
+}
+
+impl PoseArgs {
+    /// Validates into the stage's options.
+    pub fn validate(&self, offline: bool) -> Result<PoseOptions> {
+        check(
+            "--pose-size",
+            self.pose_size >= 16 && self.pose_size.is_multiple_of(16) && self.pose_size <= 4096,
+            "must be a multiple of 16 in 16..=4096",
+        )?;
+        check(
+            "--keyframe-every",
+            (1..=1000).contains(&self.keyframe_every),
+            "must be in 1..=1000",
+        )?;
+        check(
+            "--pose-window",
+            (1..=32).contains(&self.pose_window),
+            "must be in 1..=32",
+        )?;
+        check(
+            "--pose-iters",
+            self.pose_iters <= 100_000,
+            "must be at most 100000",
+        )?;
+        check(
+            "--pose-batch",
+            (1..=256).contains(&self.pose_batch),
+            "must be in 1..=256",
+        )?;
+        let defaults = TrackOptions::default();
+        Ok(PoseOptions {
+            weights: self.pose_weights.clone(),
+            offline,
+            size_px: self.pose_size,
+            batch: self.pose_batch,
+            dtype: match self.pose_precision {
+                PrecisionArg::F32 => DType::F32,
+                PrecisionArg::F16 => DType::F16,
+                PrecisionArg::Bf16 => DType::BF16,
+            },
+            track: TrackOptions {
+                keyframe_every: self.keyframe_every,
+                window: self.pose_window,
+                align: crate::pose::align::AlignOptions {
+                    niter: self.pose_iters,
+                    shared_focal: self.focal == FocalArg::Shared,
+                    ..defaults.align
+                },
+                ..defaults
+            },
+        })
+    }
+}
+
+/// Options of `vanelia track`: the pose stage alone.
+#[derive(Debug, Args)]
+pub struct TrackArgs {
+    /// Input video or image sequence such as frames/%06d.png.
+    #[arg(long, short = 'i', value_name = "VIDEO")]
+    pub input: PathBuf,
+    /// Poses file to write (vanelia's poses JSON, see README).
+    #[arg(long, short = 'o', value_name = "POSES.json")]
+    pub output: PathBuf,
+    /// Also write the track as a COLMAP text model (cameras.txt, images.txt, points3D.txt).
+    #[arg(long, value_name = "DIR")]
+    pub colmap: Option<PathBuf>,
+    /// Frame rate of image-sequence input.
+    #[arg(long, default_value_t = 25.0)]
+    pub fps: f64,
+    /// Never download weights (also HF_HUB_OFFLINE=1).
+    #[arg(long)]
+    pub offline: bool,
+    /// No progress bars.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Tracker options.
+    #[command(flatten)]
+    pub pose: PoseArgs,
+}
+
+impl TrackArgs {
+    /// Validates into the job of `vanelia track`.
+    pub fn validate(&self) -> Result<crate::run::TrackJob> {
+        check(
+            "--fps",
+            self.fps.is_finite() && self.fps > 0.0 && self.fps <= 1000.0,
+            "must be in (0, 1000]",
+        )?;
+        Ok(crate::run::TrackJob {
+            input: self.input.clone(),
+            seq_rate: super::args::rate_of(self.fps),
+            output: self.output.clone(),
+            colmap: self.colmap.clone(),
+            options: self.pose.validate(self.offline)?,
+        })
+    }
+}

@@ -1,0 +1,161 @@
+//! The pose stage as the pipeline runs it: frames in, a validated [`CameraTrack`] out (poses
+//! and intrinsics in the decoded frame's pixels, confident scene points), plus figures and
+//! warnings for the run report.
+
+use std::path::PathBuf;
+
+use candle_core::DType;
+
+use super::predictor::NetworkPredictor;
+use super::preprocess::{PoseInput, PreprocessGeometry};
+use super::tracker::{track, TrackOptions, TrackStats};
+use crate::core::{CameraPose, CameraTrack, Error, Frame, FrameSize, Intrinsics, Progress, Result};
+
+/// Options of the pose stage.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PoseOptions {
+    /// Checkpoint file or folder (`--pose-weights`); `None` = ./weights, cache, hub.
+    pub weights: Option<PathBuf>,
+    /// Never download.
+    pub offline: bool,
+    /// Network input long side in pixels (512 for the released checkpoints).
+    pub size_px: u32,
+    /// Pairs decoded per batch.
+    pub batch: usize,
+    /// Network precision (f16 is for GPUs; the reference runs f32).
+    #[serde(skip)]
+    pub dtype: DType,
+    /// Tracker settings.
+    #[serde(skip)]
+    pub track: TrackOptions,
+}
+
+impl Default for PoseOptions {
+    fn default() -> Self {
+        Self {
+            weights: None,
+            offline: false,
+            size_px: 512,
+            batch: 8,
+            dtype: DType::F32,
+            track: TrackOptions::default(),
+        }
+    }
+}
+
+impl PoseOptions {
+    /// Everything the track depends on besides the frames, for cache keys.
+    pub fn key(&self) -> String {
+        format!(
+            "{}|{}|{:?}|{:?}",
+            self.size_px,
+            self.weights
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            self.dtype,
+            self.track
+        )
+    }
+}
+
+/// A tracked clip.
+#[derive(Debug, Clone)]
+pub struct TrackedClip {
+    /// The camera track in the decoded frames' pixels.
+    pub track: CameraTrack,
+    /// Figures for the report.
+    pub stats: TrackStats,
+    /// Warnings for the report.
+    pub warnings: Vec<String>,
+}
+
+/// Fails before any frame is decoded when the weights cannot be found; returns their path.
+pub fn preflight(options: &PoseOptions) -> Result<PathBuf> {
+    super::locate::locate(options.weights.as_deref(), options.offline)
+}
+
+/// Preprocesses every frame, tracks the camera and maps the result to the frames' pixels.
+pub fn track_frames(
+    frames: impl Iterator<Item = Result<Frame>>,
+    options: &PoseOptions,
+    progress: &dyn Progress,
+) -> Result<TrackedClip> {
+    let weights = preflight(options)?;
+    let device = crate::nn::device();
+    if options.dtype == DType::BF16 && device.is_cpu() {
+        return Err(Error::InvalidArgument {
+            name: "--pose-precision",
+            detail: "bf16 needs a CUDA device; use f32 or f16 on the CPU".into(),
+        });
+    }
+    let inputs = preprocess_all(frames, options.size_px)?;
+    let Some(first) = inputs.first() else {
+        return Err(Error::InvalidArgument {
+            name: "--input",
+            detail: "camera tracking needs at least 2 frames, the clip has none".into(),
+        });
+    };
+    let geometry = first.geometry;
+    let model = super::weights::load(&weights, options.dtype, &device)?;
+    let net = geometry.network;
+    let size_px = (net.height as usize, net.width as usize);
+    progress.begin("tracking", 1);
+    let load = |k: usize| -> candle_core::Result<candle_core::Tensor> {
+        match inputs.get(k) {
+            Some(input) => input.to_tensor(&device),
+            None => candle_core::bail!("frame {k} out of range"),
+        }
+    };
+    let mut predictor = NetworkPredictor::new(&model, size_px, options.batch, load);
+    let outcome =
+        track(&mut predictor, inputs.len(), &options.track).map_err(|e| Error::Unavailable {
+            what: "camera tracking",
+            hint: format!("{e}; import a camera track with --poses instead"),
+        })?;
+    progress.advance("tracking", 1);
+    let poses = outcome
+        .world_from_cam
+        .iter()
+        .zip(&outcome.focal_px)
+        .map(|(m, &f)| CameraPose {
+            world_from_cam: *m,
+            intrinsics: source_intrinsics(&geometry, f),
+        })
+        .collect();
+    let track = CameraTrack {
+        size: geometry.source,
+        poses,
+        points: outcome.points,
+        scene_depth: Default::default(),
+    };
+    Ok(TrackedClip {
+        track,
+        stats: outcome.stats,
+        warnings: outcome.warnings,
+    })
+}
+
+/// Network-grid intrinsics (focal `focal_px`, principal point at the crop's centre as the
+/// reference puts it) mapped to the decoded frame's pixels.
+fn source_intrinsics(geometry: &PreprocessGeometry, focal_px: f64) -> Intrinsics {
+    let net = geometry.network;
+    let network = Intrinsics {
+        focal_px: [focal_px, focal_px],
+        principal_px: [f64::from(net.width) / 2.0, f64::from(net.height) / 2.0],
+        size: FrameSize {
+            width: net.width,
+            height: net.height,
+        },
+    };
+    geometry.network_to_source(&network)
+}
+
+fn preprocess_all(
+    frames: impl Iterator<Item = Result<Frame>>,
+    size_px: u32,
+) -> Result<Vec<PoseInput>> {
+    frames
+        .map(|frame| PoseInput::from_frame(&frame?, size_px))
+        .collect()
+}
