@@ -269,6 +269,43 @@ fn keyframe_track_with_registration_follows_a_known_trajectory() {
     assert!(!out.points.is_empty());
 }
 
+/// Point maps with no usable geometry (every value NaN, as a broken network gives).
+struct Broken(usize, usize);
+
+impl PairPredictor for Broken {
+    fn size_px(&self) -> (usize, usize) {
+        (self.0, self.1)
+    }
+
+    fn predict(&mut self, pairs: &[(usize, usize)]) -> candle_core::Result<PairBatch> {
+        let (e, h, w) = (pairs.len(), self.0, self.1);
+        let nan3 = Tensor::full(f32::NAN, (e, h, w, 3), &Device::Cpu)?;
+        let one = Tensor::full(2.0_f32, (e, h, w), &Device::Cpu)?;
+        Ok(PairBatch {
+            pred_i: nan3.clone(),
+            conf_i: one.clone(),
+            pred_j: nan3,
+            conf_j: one,
+        })
+    }
+}
+
+#[test]
+fn degenerate_maps_fall_back_to_a_static_camera_with_a_warning() {
+    let options = TrackOptions {
+        keyframe_every: 2,
+        ..TrackOptions::default()
+    };
+    let out = track(&mut Broken(16, 32), 5, &options).unwrap();
+    assert!(out.world_from_cam.iter().all(|m| *m == DMat4::IDENTITY));
+    assert!(out.focal_px.iter().all(|f| *f == 32.0));
+    assert!(
+        out.warnings.iter().any(|w| w.contains("static camera")),
+        "{:?}",
+        out.warnings
+    );
+}
+
 mod cli {
     use std::path::{Path, PathBuf};
 

@@ -163,7 +163,10 @@ pub fn track(
         conf_j: batch.conf_j,
     };
     let mut warnings = Vec::new();
-    let aligned = align(&maps, &options.align)?;
+    let aligned = match align(&maps, &options.align) {
+        Ok(aligned) => aligned,
+        Err(e) => return Ok(static_camera(n_frames, (h, w), &keys, &e.to_string())),
+    };
     if aligned.bad_initial_depths > 0 {
         warnings.push(format!(
             "{} keyframe pixels had no positive depth at the start of the alignment (set to \
@@ -252,6 +255,16 @@ pub fn track(
              scene depth); poses are rotations about one point"
         ));
     }
+    let finite =
+        poses.iter().all(|p| p.is_finite()) && focal_px.iter().all(|f| f.is_finite() && *f > 0.0);
+    if !finite {
+        return Ok(static_camera(
+            n_frames,
+            (h, w),
+            &keys,
+            "non-finite poses after registration",
+        ));
+    }
     let conf = aligned.confidence.flatten_from(1)?.to_vec2::<f32>()?;
     let points = scene_points(&key_points, &conf, options, |p| {
         world_from_world0.transform_point3(p) / unit
@@ -264,6 +277,32 @@ pub fn track(
         stats,
         warnings,
     })
+}
+
+/// The stated fallback when the geometry is degenerate (alignment diverged, maps without
+/// usable depth): every frame at frame 0's pose with a 53° horizontal field of view (focal =
+/// the input's long side), no scene points, and a warning that says so. Never NaN poses.
+fn static_camera(
+    n_frames: usize,
+    size_px: (usize, usize),
+    keys: &[usize],
+    why: &str,
+) -> TrackOutcome {
+    let focal = size_px.0.max(size_px.1) as f64;
+    TrackOutcome {
+        world_from_cam: vec![DMat4::IDENTITY; n_frames],
+        focal_px: vec![focal; n_frames],
+        keyframes: keys.to_vec(),
+        points: Vec::new(),
+        stats: TrackStats {
+            frames: n_frames,
+            keyframes: keys.len(),
+            ..TrackStats::default()
+        },
+        warnings: vec![format!(
+            "camera tracking failed ({why}); falling back to a static camera at frame 0 with a              focal of {focal} network pixels; import a track with --poses for this clip"
+        )],
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
