@@ -6,5 +6,6 @@ mod benchmarks;
 criterion::criterion_main!(
     benchmarks::composite::benches,
     benchmarks::denoise::benches,
+    benchmarks::pose::benches,
     benchmarks::render::benches
 );

@@ -1,3 +1,4 @@
 pub mod composite;
 pub mod denoise;
+pub mod pose;
 pub mod render;
