@@ -13,6 +13,7 @@ pub mod cli;
 pub mod composite;
 pub mod core;
 pub mod diffusion;
+pub mod memory;
 pub mod nn;
 pub mod pose;
 pub mod render;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use vanelia::cli::args::{Cli, Command};
+use vanelia::cli::plan_args::PlanArgs;
 use vanelia::cli::pose_args::TrackArgs;
 use vanelia::cli::progress::Bars;
 
@@ -22,13 +23,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let args = match &cli.command {
         Some(Command::Render(r)) => &r.run,
         Some(Command::Track(t)) => return track(t),
+        Some(Command::Plan(p)) => return plan(p),
         None => &cli.run,
     };
     let config = args.validate()?;
     let bars = Bars::new(!args.quiet);
     let report = match cli.command {
         Some(Command::Render(_)) => vanelia::run::render_layers(&config, &bars)?,
-        Some(Command::Track(_)) | None => vanelia::run::run(&config, &bars)?,
+        Some(Command::Track(_) | Command::Plan(_)) | None => vanelia::run::run(&config, &bars)?,
     };
     if !args.quiet {
         for w in &report.warnings {
@@ -60,6 +62,17 @@ fn track(args: &TrackArgs) -> anyhow::Result<()> {
             );
         }
         eprintln!("wrote {}", job.output.display());
+    }
+    Ok(())
+}
+
+/// `vanelia plan`: the memory plan for a budget.
+fn plan(args: &PlanArgs) -> anyhow::Result<()> {
+    let plan = vanelia::memory::plan::plan(&args.validate()?)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{}", plan.table());
     }
     Ok(())
 }

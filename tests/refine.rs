@@ -4,7 +4,7 @@ use crate::util::{assert_fails, assert_ok, demo_run, report, s, vanelia};
 
 /// The tiny random-weight SD folder: the golden fixtures' components and the tiny tokenizer,
 /// linked into the diffusers layout (ControlNet inside, as `<weights>/controlnet`).
-fn tiny_weights(dir: &Path) -> PathBuf {
+pub fn tiny_weights(dir: &Path) -> PathBuf {
     let root = dir.join("sd");
     std::fs::create_dir_all(&root).unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -25,7 +25,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Frames 0..4 of the demo, refined with the tiny weights at 128 px minimum, as PNGs.
-fn refine_run(
+pub fn refine_run(
     dir: &Path,
     weights: &Path,
     out: &str,

@@ -10,6 +10,8 @@ mod bad_input;
 mod cli;
 /// Diffusion networks at the published SD 1.5 sizes (zero weights): build and run.
 mod diffusion;
+/// The memory plan: `vanelia plan` and `--vram-budget` batch sizing.
+mod memory;
 /// Diffusion refinement end to end with the tiny fixture weights: region, batches, weights.
 mod refine;
 /// Rendering checks: projection against the analytic pinhole, orientation.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use super::diffusion_args::{check, DiffusionArgs};
+use super::plan_args::PlanArgs;
 use super::pose_args::{PoseArgs, TrackArgs};
 use crate::composite::classic::ClassicSettings;
 use crate::composite::{CompositeSettings, Harmonise};
@@ -33,6 +34,9 @@ pub enum Command {
     Render(Box<RenderArgs>),
     /// Track the camera only and write a poses file (and optionally a COLMAP model).
     Track(TrackArgs),
+    /// Print the memory plan for a device budget (per stage: weights, activations, batch,
+    /// dtype, peak) without loading anything.
+    Plan(PlanArgs),
 }
 
 /// Options of `vanelia render`.
@@ -114,6 +118,10 @@ pub struct RunArgs {
     /// Fraction of frame 0's height the product spans when --scale is not given.
     #[arg(long, default_value_t = 0.3)]
     pub product_height: f64,
+    /// Device memory the run may use, e.g. 8G (sizes the diffusion batch and attention
+    /// chunk; see `vanelia plan`) [default: the memory free when the run starts].
+    #[arg(long, value_name = "SIZE")]
+    pub vram_budget: Option<String>,
     /// No progress bars.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -218,6 +226,16 @@ impl RunArgs {
             seq_rate: rate_of(self.fps),
             diffusion: self.diffusion.validate(self.seed, self.feather)?,
             pose: self.pose.validate(self.diffusion.offline)?,
+            vram_budget: self
+                .vram_budget
+                .as_deref()
+                .map(|v| {
+                    crate::memory::profile::parse_bytes(v).ok_or_else(|| Error::InvalidArgument {
+                        name: "--vram-budget",
+                        detail: format!("expected a size such as 8G or 512M, got \"{v}\""),
+                    })
+                })
+                .transpose()?,
         })
     }
 }

@@ -42,6 +42,17 @@ pub enum PrecisionArg {
     Bf16,
 }
 
+impl PrecisionArg {
+    /// The tensor dtype.
+    pub fn dtype(self) -> candle_core::DType {
+        match self {
+            Self::F32 => candle_core::DType::F32,
+            Self::F16 => candle_core::DType::F16,
+            Self::Bf16 => candle_core::DType::BF16,
+        }
+    }
+}
+
 /// Options of `--refine diffusion`.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Diffusion refinement (--refine diffusion)")]

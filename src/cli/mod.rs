@@ -3,5 +3,6 @@
 
 pub mod args;
 pub mod diffusion_args;
+pub mod plan_args;
 pub mod pose_args;
 pub mod progress;

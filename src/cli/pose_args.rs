@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use candle_core::DType;
 use clap::{Args, ValueEnum};
 
 use super::diffusion_args::{check, PrecisionArg};
@@ -85,11 +84,7 @@ impl PoseArgs {
             offline,
             size_px: self.pose_size,
             batch: self.pose_batch,
-            dtype: match self.pose_precision {
-                PrecisionArg::F32 => DType::F32,
-                PrecisionArg::F16 => DType::F16,
-                PrecisionArg::Bf16 => DType::BF16,
-            },
+            dtype: self.pose_precision.dtype(),
             track: TrackOptions {
                 keyframe_every: self.keyframe_every,
                 window: self.pose_window,

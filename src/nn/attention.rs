@@ -7,8 +7,25 @@
 
 use candle_core::{DType, Result, Tensor};
 
-/// Query rows per attention chunk (bounds the score matrix to chunk × keys per head).
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Default query rows per attention chunk (bounds the score matrix to chunk × keys per head).
 pub const QUERY_CHUNK: usize = 4096;
+
+/// The chunk in use: a process-wide knob the memory plan turns down on small devices. Every
+/// query row's softmax is computed from its own scores, so the chunk changes peak memory, not
+/// what is computed.
+static CHUNK: AtomicUsize = AtomicUsize::new(QUERY_CHUNK);
+
+/// Sets the query chunk (at least 64).
+pub fn set_query_chunk(rows: usize) {
+    CHUNK.store(rows.max(64), Ordering::Relaxed);
+}
+
+/// The query chunk in use.
+pub fn query_chunk() -> usize {
+    CHUNK.load(Ordering::Relaxed)
+}
 
 /// (b, n, heads · d) → (b, heads, n, d), contiguous.
 pub fn split_heads(t: &Tensor, heads: usize) -> Result<Tensor> {
@@ -25,14 +42,15 @@ pub fn merge_heads(t: &Tensor) -> Result<Tensor> {
 }
 
 /// `softmax(q kᵀ · scale) v` for q (b, h, n, d), k and v (b, h, m, d) → (b, h, n, d); scores and
-/// softmax in f32 whatever the input dtype, queries in chunks of [`QUERY_CHUNK`].
+/// softmax in f32 whatever the input dtype, queries in chunks of [`query_chunk`] rows.
 pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
     let n = q.dim(2)?;
+    let chunk = query_chunk();
     let k_t = k.t()?.contiguous()?;
     let chunks = (0..n)
-        .step_by(QUERY_CHUNK)
+        .step_by(chunk)
         .map(|start| {
-            let q_chunk = q.narrow(2, start, QUERY_CHUNK.min(n - start))?;
+            let q_chunk = q.narrow(2, start, chunk.min(n - start))?;
             let scores = (q_chunk.matmul(&k_t)? * scale)?;
             let dtype = scores.dtype();
             let probs =

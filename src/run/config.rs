@@ -102,6 +102,8 @@ pub struct RunConfig {
     pub diffusion: RefineOptions,
     /// Camera tracker options (used without `poses`).
     pub pose: PoseOptions,
+    /// Device memory the plan may use, bytes (`None`: what is free when the run starts).
+    pub vram_budget: Option<u64>,
 }
 
 impl RunConfig {

@@ -13,6 +13,7 @@ use std::sync::mpsc;
 mod artefacts;
 mod config;
 mod contact_sheet;
+mod memory;
 mod refine;
 mod track;
 
@@ -60,6 +61,8 @@ struct Prepared {
     report: RunReport,
     /// The tracker's stage report when the track was computed or reused (not imported).
     track_stage: Option<crate::core::StageReport>,
+    /// Diffusion frames per batch (`--batch-size`, else the memory plan's).
+    refine_batch: Option<usize>,
 }
 
 /// Runs the main job and returns its report (also written next to the output).
@@ -128,12 +131,21 @@ impl Default for Clocks {
 }
 
 fn prepare(cfg: &RunConfig, layers_dir: bool, progress: &dyn Progress) -> Result<Prepared> {
-    if cfg.refine == RefineMode::Diffusion {
+    let dirs = if cfg.refine == RefineMode::Diffusion {
         // fail on missing weights before any frame is decoded (loading waits for the first batch)
-        crate::diffusion::stage::preflight(&cfg.diffusion, &crate::diffusion::stage::device())?;
-    }
+        Some(crate::diffusion::stage::preflight(
+            &cfg.diffusion,
+            &crate::diffusion::stage::device(),
+        )?)
+    } else {
+        None
+    };
     let source = Source::open(&cfg.input, cfg.seq_rate)?;
     let clip = source.summary();
+    let memory_plan = dirs
+        .as_ref()
+        .map(|d| memory::plan_refine(cfg, d, clip.size, clip.frame_count))
+        .transpose()?;
     let range = cfg.frames.resolve(clip.frame_count)?;
     if layers_dir {
         std::fs::create_dir_all(&cfg.output).map_err(|e| {
@@ -194,6 +206,9 @@ fn prepare(cfg: &RunConfig, layers_dir: bool, progress: &dyn Progress) -> Result
         serde_json::to_value(cfg.composite).unwrap_or_default(),
     )?;
     let mut report = new_report(cfg, &clip, &placement);
+    report.memory_plan = memory_plan
+        .as_ref()
+        .and_then(|p| serde_json::to_value(p).ok());
     report.model = Some(model.summary());
     if stale {
         report.warn(
@@ -221,6 +236,10 @@ fn prepare(cfg: &RunConfig, layers_dir: bool, progress: &dyn Progress) -> Result
         composite_key,
         report,
         track_stage: run_track.stage,
+        refine_batch: memory_plan.map(|p| {
+            crate::nn::attention::set_query_chunk(p.attention_chunk);
+            cfg.diffusion.batch_size.unwrap_or(p.diffusion_batch)
+        }),
     })
 }
 
@@ -237,6 +256,7 @@ fn new_report(cfg: &RunConfig, clip: &ClipSummary, placement: &Placement) -> Run
         placement: serde_json::to_value(placement).ok(),
         model: None,
         peak_rss_bytes: 0,
+        memory_plan: None,
         warnings: Vec::new(),
     }
 }
@@ -423,7 +443,15 @@ fn process_batch(
             .collect()
     });
     if ctx.cfg.refine == RefineMode::Diffusion && !to_compute.is_empty() {
-        patches = refine::refine_patches(ctx.cfg, &to_compute, &layers, patches, state, clocks)?;
+        patches = refine::refine_patches(
+            ctx.cfg,
+            ctx.p.refine_batch,
+            &to_compute,
+            &layers,
+            patches,
+            state,
+            clocks,
+        )?;
     }
     for (frame, patch) in to_compute.iter().zip(&patches) {
         ctx.composites

@@ -19,6 +19,7 @@ pub(super) fn key_part(cfg: &RunConfig) -> String {
 /// patches of the refined frames.
 pub(super) fn refine_patches(
     cfg: &RunConfig,
+    batch: Option<usize>,
     frames: &[&Frame],
     layers: &[RenderLayers],
     patches: Vec<Patch>,
@@ -29,9 +30,11 @@ pub(super) fn refine_patches(
         Some(stage) => stage,
         None => {
             let device = crate::diffusion::stage::device();
-            let loaded = clocks
-                .refine
-                .time(|| RefineStage::load(&cfg.diffusion, &device))?;
+            let opts = crate::diffusion::stage::RefineOptions {
+                batch_size: batch.or(cfg.diffusion.batch_size),
+                ..cfg.diffusion.clone()
+            };
+            let loaded = clocks.refine.time(|| RefineStage::load(&opts, &device))?;
             state.refiner.insert(loaded)
         }
     };

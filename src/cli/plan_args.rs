@@ -1,0 +1,102 @@
+//! Options of `vanelia plan`: the memory plan for a budget, without loading anything.
+
+use clap::{Args, ValueEnum};
+
+use super::diffusion_args::{check, PrecisionArg, RegionArg};
+use crate::core::{Error, FrameSize, Result};
+use crate::diffusion::roi::RoiSettings;
+use crate::diffusion::stage::RegionMode;
+use crate::memory::footprint::NetworkConfigs;
+use crate::memory::plan::{region_px, PlanRequest};
+use crate::memory::profile::parse_bytes;
+
+/// Output format of the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// A table.
+    Table,
+    /// JSON.
+    Json,
+}
+
+/// Options of `vanelia plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Device memory to plan for, e.g. 6G, 8G, 12G, 24G, 80G.
+    #[arg(long, value_name = "SIZE")]
+    pub vram: String,
+    /// Frame size WxH of the clip.
+    #[arg(long, default_value = "1920x1080", value_name = "WxH")]
+    pub resolution: String,
+    /// Smallest refined side at model resolution (as the main job's --refine-px).
+    #[arg(long, default_value_t = 512)]
+    pub refine_px: u32,
+    /// Which part of the frame diffusion refines.
+    #[arg(long, value_enum, default_value_t = RegionArg::Product)]
+    pub region: RegionArg,
+    /// Frames of the clip (the tracker caches one encoding per frame).
+    #[arg(long, default_value_t = 100)]
+    pub frames: u64,
+    /// Network precision.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F16)]
+    pub precision: PrecisionArg,
+    /// Plan as if the camera track were imported (no pose stage).
+    #[arg(long)]
+    pub no_pose: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl PlanArgs {
+    /// Validates into a plan request for the published networks.
+    pub fn validate(&self) -> Result<PlanRequest> {
+        let budget = parse_bytes(&self.vram).ok_or_else(|| Error::InvalidArgument {
+            name: "--vram",
+            detail: format!("expected a size such as 8G or 512M, got \"{}\"", self.vram),
+        })?;
+        let frame = parse_resolution(&self.resolution)?;
+        check(
+            "--refine-px",
+            (64..=4096).contains(&self.refine_px) && self.refine_px.is_multiple_of(64),
+            "must be a multiple of 64 in 64..=4096",
+        )?;
+        check("--frames", self.frames >= 2, "must be at least 2")?;
+        let roi = RoiSettings {
+            min_model_px: self.refine_px,
+            ..RoiSettings::default()
+        };
+        let region = match self.region {
+            RegionArg::Product => RegionMode::Product,
+            RegionArg::FullFrame => RegionMode::FullFrame,
+        };
+        Ok(PlanRequest {
+            budget_bytes: budget,
+            frame,
+            region_px: region_px(frame, region, &roi),
+            frames: self.frames,
+            dtype: self.precision.dtype(),
+            max_batch: None,
+            configs: NetworkConfigs::published(),
+            pose: !self.no_pose,
+            budget_option: "--vram",
+        })
+    }
+}
+
+/// Parses `WxH`.
+pub fn parse_resolution(text: &str) -> Result<FrameSize> {
+    let bad = || Error::InvalidArgument {
+        name: "--resolution",
+        detail: format!("expected WxH such as 1920x1080, got \"{text}\""),
+    };
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
+    let (width, height) = (
+        w.trim().parse::<u32>().map_err(|_| bad())?,
+        h.trim().parse::<u32>().map_err(|_| bad())?,
+    );
+    if width < 16 || height < 16 || width > 16384 || height > 16384 {
+        return Err(bad());
+    }
+    Ok(FrameSize { width, height })
+}

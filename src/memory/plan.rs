@@ -1,0 +1,387 @@
+//! The memory plan: for a budget, the dtype, batch sizes (8, 4, 2 or 1: the largest that fits
+//! with headroom), VAE slicing/tiling, attention chunk and residency, with each stage's
+//! weights, activations and predicted peak. Fails before anything is loaded when even batch 1
+//! does not fit, naming the stage and the bytes missing.
+
+use candle_core::DType;
+use serde::Serialize;
+
+use super::footprint::{
+    denoise_step_bytes, dtype_bytes, pose_bytes, render_bytes, text_encoder_bytes,
+    vae_decode_bytes, vae_encode_bytes, NetworkConfigs, ParameterCounts,
+};
+use super::profile::gib;
+use crate::core::{Error, FrameSize, Result};
+use crate::nn::attention::QUERY_CHUNK;
+use crate::pose::preprocess::PreprocessGeometry;
+
+/// Fraction of the budget a plan may use (the rest absorbs allocator slack and fragmentation).
+pub const USABLE_FRACTION: f64 = 0.9;
+/// Batch sizes tried, largest first.
+pub const BATCHES: [usize; 4] = [8, 4, 2, 1];
+/// Attention query chunks tried for each batch size, largest (fastest) first.
+pub const CHUNKS: [usize; 3] = [QUERY_CHUNK, 1024, 256];
+/// Frames rendered per GPU submission.
+const RENDER_BATCH: u64 = 8;
+/// VAE tile (pixels) when the plan has to tile.
+const VAE_TILE_PX: u64 = 512;
+
+/// What to plan for.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    /// Device memory available to vanelia, bytes.
+    pub budget_bytes: u64,
+    /// Decoded frame size.
+    pub frame: FrameSize,
+    /// Refined region at model resolution (pixels, multiples of 64).
+    pub region_px: (u64, u64),
+    /// Frames of the clip (the pose stage caches one encoding per frame).
+    pub frames: u64,
+    /// Network dtype of the diffusion and pose stages.
+    pub dtype: DType,
+    /// Largest diffusion batch the user allows (`--batch-size N`), if any.
+    pub max_batch: Option<usize>,
+    /// The networks' configurations.
+    pub configs: NetworkConfigs,
+    /// Whether the pose stage runs (no imported track).
+    pub pose: bool,
+    /// The option that set the budget, for messages (`--vram`, `--vram-budget`).
+    pub budget_option: &'static str,
+}
+
+/// One stage of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StagePlan {
+    /// Stage name.
+    pub name: String,
+    /// Resident weights while the stage runs.
+    pub weights_bytes: u64,
+    /// Activations at the stage's high-water mark.
+    pub activation_bytes: u64,
+    /// Frames (pairs for the pose stage) per batch.
+    pub batch: usize,
+    /// Network dtype (`"-"` for the renderer).
+    pub dtype: String,
+    /// weights + activations.
+    pub peak_bytes: u64,
+}
+
+/// The plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// The budget planned for.
+    pub budget_bytes: u64,
+    /// Per stage, in pipeline order.
+    pub stages: Vec<StagePlan>,
+    /// `"stage-at-a-time"` (weights loaded when a stage starts, dropped when it ends) or
+    /// `"all-resident"`.
+    pub residency: String,
+    /// Peak under that residency.
+    pub predicted_peak_bytes: u64,
+    /// Peak if every network stayed loaded.
+    pub all_resident_peak_bytes: u64,
+    /// Diffusion frames per batch.
+    pub diffusion_batch: usize,
+    /// VAE per-frame slicing (always on: same FLOPs, peak divided by the batch).
+    pub vae_slicing: bool,
+    /// VAE tile in pixels, when tiling is needed to fit.
+    pub vae_tile_px: Option<u64>,
+    /// Attention query chunk.
+    pub attention_chunk: usize,
+}
+
+fn stage(name: &str, weights: u64, activation: u64, batch: usize, dtype: DType) -> StagePlan {
+    StagePlan {
+        name: name.into(),
+        weights_bytes: weights,
+        activation_bytes: activation,
+        batch,
+        dtype: format!("{dtype:?}").to_lowercase(),
+        peak_bytes: weights + activation,
+    }
+}
+
+/// The diffusion stages at batch `b` and attention chunk `chunk` (VAE sliced; tiled when
+/// `tile`).
+fn diffusion_stages(
+    req: &PlanRequest,
+    counts: &ParameterCounts,
+    b: usize,
+    chunk: usize,
+    tile: bool,
+) -> Vec<StagePlan> {
+    let s = dtype_bytes(req.dtype);
+    let (h, w) = req.region_px;
+    let (vh, vw) = if tile {
+        (h.min(VAE_TILE_PX), w.min(VAE_TILE_PX))
+    } else {
+        (h, w)
+    };
+    let (vae, unet) = (&req.configs.vae, &req.configs.unet);
+    let resident = (counts.unet + counts.controlnet + counts.vae) * s;
+    let latents = (h / 8, w / 8);
+    vec![
+        stage(
+            "text_encoder",
+            counts.text_encoder * s,
+            text_encoder_bytes(&req.configs.text_encoder, s),
+            1,
+            req.dtype,
+        ),
+        stage(
+            "vae_encode",
+            resident,
+            vae_encode_bytes(vae, vh, vw, 1, s) + b as u64 * 4 * h * w * 4,
+            b,
+            req.dtype,
+        ),
+        stage(
+            "unet_controlnet",
+            resident,
+            denoise_step_bytes(unet, latents, 2 * b as u64, s, chunk as u64),
+            b,
+            req.dtype,
+        ),
+        stage(
+            "vae_decode",
+            resident,
+            vae_decode_bytes(vae, vh, vw, 1, s) + b as u64 * 4 * h * w * 4,
+            b,
+            req.dtype,
+        ),
+    ]
+}
+
+fn pose_stage(req: &PlanRequest, counts: &ParameterCounts, pairs: usize) -> Result<StagePlan> {
+    let cfg = &req.configs.pose;
+    let geometry = PreprocessGeometry::new(req.frame, 512)?;
+    let (h, w) = (
+        u64::from(geometry.network.height),
+        u64::from(geometry.network.width),
+    );
+    let keyframes = req.frames.div_ceil(10).max(2);
+    let edges = 2 * 3 * keyframes;
+    let s = dtype_bytes(req.dtype);
+    let act = pose_bytes(cfg, h, w, pairs as u64, req.frames, edges, s);
+    Ok(stage("pose", counts.pose * s, act, pairs, req.dtype))
+}
+
+fn peak(stages: &[StagePlan]) -> u64 {
+    stages.iter().map(|s| s.peak_bytes).max().unwrap_or(0)
+}
+
+/// Plans for `req`.
+pub fn plan(req: &PlanRequest) -> Result<Plan> {
+    let counts = ParameterCounts::of(&req.configs)?;
+    let usable = (req.budget_bytes as f64 * USABLE_FRACTION) as u64;
+    let allowed: Vec<usize> = BATCHES
+        .into_iter()
+        .filter(|&b| req.max_batch.is_none_or(|m| b <= m))
+        .collect();
+    let mut stages = Vec::new();
+    if req.pose {
+        let pose = BATCHES
+            .iter()
+            .map(|&p| pose_stage(req, &counts, p))
+            .collect::<Result<Vec<_>>>()?;
+        match pose.iter().find(|s| s.peak_bytes <= usable) {
+            Some(p) => stages.push(p.clone()),
+            None => return Err(too_small(req, pose.last())),
+        }
+    }
+    // the renderer stays loaded while frames are refined (they alternate per batch)
+    let render = StagePlan {
+        dtype: "-".into(),
+        ..stage(
+            "render",
+            0,
+            render_bytes(
+                u64::from(req.frame.width),
+                u64::from(req.frame.height),
+                RENDER_BATCH,
+            ),
+            RENDER_BATCH as usize,
+            req.dtype,
+        )
+    };
+    let beside_render = usable.saturating_sub(render.peak_bytes);
+    let mut chosen = None;
+    'search: for tile in [false, true] {
+        for &b in &allowed {
+            for chunk in CHUNKS {
+                let stages = diffusion_stages(req, &counts, b, chunk, tile);
+                if peak(&stages) <= beside_render {
+                    chosen = Some((b, chunk, tile, stages));
+                    break 'search;
+                }
+            }
+        }
+    }
+    let smallest = CHUNKS[CHUNKS.len() - 1];
+    let Some((batch, chunk, tile, diffusion)) = chosen else {
+        let worst = diffusion_stages(req, &counts, 1, smallest, true);
+        let mut over = worst.iter().max_by_key(|s| s.peak_bytes).cloned();
+        if let Some(o) = over.as_mut() {
+            o.name = format!(
+                "{} (beside the renderer's {})",
+                o.name,
+                gib(render.peak_bytes)
+            );
+            o.peak_bytes += render.peak_bytes;
+        }
+        return Err(too_small(req, over.as_ref()));
+    };
+    let pose_peak = stages.first().map_or(0, |p| p.peak_bytes);
+    let predicted = pose_peak.max(render.peak_bytes + peak(&diffusion));
+    stages.push(render.clone());
+    stages.extend(diffusion);
+    let pose_weights = if req.pose { counts.pose } else { 0 };
+    let all_resident =
+        (pose_weights + counts.text_encoder + counts.unet + counts.controlnet + counts.vae)
+            * dtype_bytes(req.dtype)
+            + render.peak_bytes
+            + stages
+                .iter()
+                .filter(|s| s.name != "render")
+                .map(|s| s.activation_bytes)
+                .max()
+                .unwrap_or(0);
+    let residency = if all_resident <= usable {
+        "all-resident"
+    } else {
+        "stage-at-a-time"
+    };
+    Ok(Plan {
+        budget_bytes: req.budget_bytes,
+        predicted_peak_bytes: if all_resident <= usable {
+            all_resident
+        } else {
+            predicted
+        },
+        all_resident_peak_bytes: all_resident,
+        residency: residency.into(),
+        stages,
+        diffusion_batch: batch,
+        vae_slicing: true,
+        vae_tile_px: tile.then_some(VAE_TILE_PX),
+        attention_chunk: chunk,
+    })
+}
+
+fn too_small(req: &PlanRequest, stage: Option<&StagePlan>) -> Error {
+    let usable = (req.budget_bytes as f64 * USABLE_FRACTION) as u64;
+    let (name, need) = stage.map_or(("?".to_string(), 0), |s| (s.name.clone(), s.peak_bytes));
+    Error::InvalidArgument {
+        name: req.budget_option,
+        detail: format!(
+            "{} ({} usable) is too small: the {name} stage needs {} at batch 1 ({} missing); \
+             use a larger budget, a smaller --refine-px or f16 precision",
+            gib(req.budget_bytes),
+            gib(usable),
+            gib(need),
+            gib(need.saturating_sub(usable))
+        ),
+    }
+}
+
+impl Plan {
+    /// The plan as a text table.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{:<16} {:>12} {:>12} {:>6} {:>6} {:>12}\n",
+            "stage", "weights", "activations", "batch", "dtype", "peak"
+        );
+        for s in &self.stages {
+            out.push_str(&format!(
+                "{:<16} {:>12} {:>12} {:>6} {:>6} {:>12}\n",
+                s.name,
+                gib(s.weights_bytes),
+                gib(s.activation_bytes),
+                s.batch,
+                s.dtype,
+                gib(s.peak_bytes)
+            ));
+        }
+        out.push_str(&format!(
+            "budget {} ({}% usable), residency {}, predicted peak {} (all resident: {}), \
+             VAE sliced{}, attention chunk {}\n",
+            gib(self.budget_bytes),
+            (USABLE_FRACTION * 100.0) as u32,
+            self.residency,
+            gib(self.predicted_peak_bytes),
+            gib(self.all_resident_peak_bytes),
+            self.vae_tile_px
+                .map(|t| format!(" and tiled at {t} px"))
+                .unwrap_or_default(),
+            self.attention_chunk
+        ));
+        out
+    }
+}
+
+/// The refined region at model resolution (height, width): the smallest square of a product
+/// region (a large product gives a larger one, which the OOM fallback absorbs), or the whole
+/// frame scaled to the model's short side.
+pub fn region_px(
+    frame: FrameSize,
+    region: crate::diffusion::stage::RegionMode,
+    roi: &crate::diffusion::roi::RoiSettings,
+) -> (u64, u64) {
+    match region {
+        crate::diffusion::stage::RegionMode::Product => {
+            (u64::from(roi.min_model_px), u64::from(roi.min_model_px))
+        }
+        crate::diffusion::stage::RegionMode::FullFrame => {
+            let r = crate::diffusion::roi::Roi::full_frame(frame, roi);
+            (u64::from(r.model_height_px), u64::from(r.model_width_px))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(gib: u64, dtype: DType) -> PlanRequest {
+        PlanRequest {
+            budget_bytes: gib << 30,
+            frame: FrameSize {
+                width: 1920,
+                height: 1080,
+            },
+            region_px: (512, 512),
+            frames: 100,
+            dtype,
+            max_batch: None,
+            configs: NetworkConfigs::published(),
+            pose: true,
+            budget_option: "--vram",
+        }
+    }
+
+    #[test]
+    fn more_memory_never_gives_a_smaller_batch() {
+        let mut last = 0;
+        for g in [6, 8, 12, 24, 80] {
+            let p = plan(&request(g, DType::F16)).unwrap();
+            assert!(p.diffusion_batch >= last, "{g}G: {}", p.table());
+            assert!(p.predicted_peak_bytes <= (g << 30), "{g}G: {}", p.table());
+            last = p.diffusion_batch;
+        }
+        assert_eq!(last, 8);
+        assert_eq!(
+            plan(&request(80, DType::F16)).unwrap().residency,
+            "all-resident"
+        );
+    }
+
+    #[test]
+    fn a_budget_below_batch_one_names_the_stage_and_the_missing_bytes() {
+        let err = plan(&request(1, DType::F16)).unwrap_err().to_string();
+        assert!(err.contains("missing") && err.contains("stage"), "{err}");
+        // a user cap is honoured
+        let mut req = request(80, DType::F16);
+        req.max_batch = Some(2);
+        assert_eq!(plan(&req).unwrap().diffusion_batch, 2);
+    }
+}
