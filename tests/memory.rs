@@ -128,3 +128,73 @@ fn the_run_sizes_its_batch_from_the_budget_and_refuses_a_batch_that_does_not_fit
         .unwrap();
     assert_eq!(refine["diffusion"]["batch_size"].as_u64().unwrap(), planned);
 }
+
+/// The memory model's estimate of one UNet step of the tiny fixture UNet for `frames` frames
+/// of `model_px` (f32, default attention chunk): what the injected limit is compared with.
+fn tiny_step_bytes(weights: &std::path::Path, model_px: [u64; 2], frames: u64) -> u64 {
+    let cfg: vanelia::diffusion::unet::UNet2DConditionConfig =
+        vanelia::diffusion::weights::read_config(&weights.join("unet/config.json")).unwrap();
+    vanelia::memory::footprint::denoise_step_bytes(
+        &cfg,
+        (model_px[1] / 8, model_px[0] / 8),
+        2 * frames,
+        4,
+        vanelia::nn::attention::QUERY_CHUNK as u64,
+    )
+}
+
+fn report_of(output: &std::path::Path) -> serde_json::Value {
+    let path = output.parent().unwrap().join("report.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn refine_stats(report: &serde_json::Value) -> serde_json::Value {
+    report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "refine")
+        .unwrap()["diffusion"]
+        .clone()
+}
+
+#[test]
+fn out_of_memory_halves_the_batch_and_gives_the_smaller_batch_s_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = crate::refine::tiny_weights(dir.path());
+    let (at2, out) = crate::refine::refine_run(dir.path(), &weights, "b2", &["--batch-size", "2"]);
+    assert_ok(&out);
+    let stats = refine_stats(&report_of(&at2));
+    let model_px = [
+        stats["model_px"][0].as_u64().unwrap(),
+        stats["model_px"][1].as_u64().unwrap(),
+    ];
+    // a device that holds a batch of 2 but not of 4
+    let limit =
+        (tiny_step_bytes(&weights, model_px, 2) + tiny_step_bytes(&weights, model_px, 4)) / 2;
+    let mut cmd_args = vec!["--batch-size", "4"];
+    let limit_text = limit.to_string();
+    let env = [("VANELIA_INJECT_ALLOC_LIMIT", limit_text.as_str())];
+    let (at4, out) = crate::refine::refine_run_env(dir.path(), &weights, "b4", &cmd_args, &env);
+    assert_ok(&out);
+    let report = report_of(&at4);
+    let stats = refine_stats(&report);
+    assert_eq!(stats["oom_retries"], 1, "{stats}");
+    assert_eq!(stats["batch_size"], 2, "{stats}");
+    assert!(
+        report["warnings"].to_string().contains("out of memory"),
+        "{report}"
+    );
+    for nr in 0..4 {
+        let name = format!("{nr:06}.png");
+        let a = std::fs::read(at2.parent().unwrap().join(&name)).unwrap();
+        let b = std::fs::read(at4.parent().unwrap().join(&name)).unwrap();
+        assert!(a == b, "frame {nr} differs from the batch-2 run");
+    }
+    // a device that cannot hold even one frame: a clear error, nothing written
+    cmd_args.push("--force");
+    let env = [("VANELIA_INJECT_ALLOC_LIMIT", "1000")];
+    let (_, out) = crate::refine::refine_run_env(dir.path(), &weights, "b1", &cmd_args, &env);
+    let err = assert_fails(&out);
+    assert!(err.contains("out of memory"), "{err}");
+}

@@ -31,6 +31,17 @@ pub fn refine_run(
     out: &str,
     extra: &[&str],
 ) -> (PathBuf, std::process::Output) {
+    refine_run_env(dir, weights, out, extra, &[])
+}
+
+/// [`refine_run`] with environment variables for the child.
+pub fn refine_run_env(
+    dir: &Path,
+    weights: &Path,
+    out: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (PathBuf, std::process::Output) {
     let output = dir.join(out).join("%06d.png");
     let mut args = vec![
         "--refine",
@@ -43,7 +54,14 @@ pub fn refine_run(
         "0..4",
     ];
     args.extend(extra);
-    let result = demo_run(dir, &output, &args);
+    let result = crate::util::run_on_env(
+        dir,
+        &crate::util::asset("demo.mp4"),
+        &crate::util::asset("demo.poses.json"),
+        &output,
+        &args,
+        env,
+    );
     (output, result)
 }
 

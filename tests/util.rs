@@ -41,7 +41,20 @@ pub fn vanelia_sub(runtime: &Path, subcommand: &str) -> Command {
 
 /// The main job on `input` with the bundled product and the track `poses`.
 pub fn run_on(dir: &Path, input: &Path, poses: &Path, output: &Path, extra: &[&str]) -> Output {
+    run_on_env(dir, input, poses, output, extra, &[])
+}
+
+/// [`run_on`] with extra environment variables for the child only.
+pub fn run_on_env(
+    dir: &Path,
+    input: &Path,
+    poses: &Path,
+    output: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     let mut cmd = vanelia(dir);
+    cmd.envs(env.iter().copied());
     cmd.arg("--input").arg(input);
     cmd.arg("--model").arg(asset("product.glb"));
     cmd.arg("--poses").arg(poses);

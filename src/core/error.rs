@@ -107,6 +107,14 @@ pub enum Error {
         /// The backend's message.
         detail: String,
     },
+    /// The device ran out of memory and the stage could not go on (even at batch 1).
+    #[error("out of memory in {stage}: {detail}; set a smaller --vram-budget, --refine-px or --batch-size")]
+    OutOfMemory {
+        /// The stage.
+        stage: &'static str,
+        /// The backend's message.
+        detail: String,
+    },
     /// A feature of the pipeline is not available in this build or this input.
     #[error("{what} is not available: {hint}")]
     Unavailable {

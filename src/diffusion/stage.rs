@@ -94,6 +94,11 @@ pub struct RefineOptions {
     pub seed: u64,
     /// Where the weights are.
     pub weights: WeightsArgs,
+    /// Simulated device size: a batch whose UNet step needs more bytes than this fails as out
+    /// of memory (the memory model's estimate; `VANELIA_INJECT_ALLOC_LIMIT`), so that the OOM
+    /// recovery can be exercised on a CPU. `None` in normal runs.
+    #[serde(skip)]
+    pub inject_alloc_limit: Option<u64>,
 }
 
 /// A frame to refine: the composite and the product's coverage in [0, 1] (frame-sized).
@@ -149,6 +154,8 @@ pub struct RefineStats {
     pub batch_size: usize,
     /// Model resolution of the last batch, width x height.
     pub model_px: [u32; 2],
+    /// Times a batch ran out of memory and was retried at half the size.
+    pub oom_retries: usize,
 }
 
 /// The loaded stage.
@@ -226,14 +233,43 @@ impl RefineStage {
             let (batch, rest): (Vec<&Job>, Vec<&Job>) = pending
                 .iter()
                 .partition(|j| (j.roi.model_width_px, j.roi.model_height_px) == size);
-            for chunk in batch.chunks(self.stats.batch_size.max(1)) {
-                for (job, refined) in chunk.iter().zip(self.refine_batch(frames, chunk)?) {
-                    out[job.index] = refined;
-                }
-            }
+            self.refine_group(frames, &batch, &mut out)?;
             pending = rest;
         }
         Ok(out)
+    }
+
+    /// Refines jobs of one model size, `batch_size` at a time; a batch that runs out of memory
+    /// is dropped and retried at half the size (frames already refined are kept), and the
+    /// smaller size is kept for the rest of the run. Noise depends only on (seed, frame), so
+    /// the output equals a run at the smaller size.
+    fn refine_group(
+        &mut self,
+        frames: &[RefineFrame],
+        jobs: &[&Job],
+        out: &mut [Refined],
+    ) -> Result<()> {
+        let mut start = 0;
+        while start < jobs.len() {
+            let size = self.stats.batch_size.max(1);
+            let chunk = &jobs[start..(start + size).min(jobs.len())];
+            match self.refine_batch(frames, chunk) {
+                Ok(refined) => {
+                    for (job, r) in chunk.iter().zip(refined) {
+                        out[job.index] = r;
+                    }
+                    start += chunk.len();
+                }
+                Err(Error::OutOfMemory { .. }) if chunk.len() > 1 => {
+                    // the batch's tensors are gone with the error; let the device free them
+                    let _ = self.device.synchronize();
+                    self.stats.batch_size = chunk.len().div_ceil(2);
+                    self.stats.oom_retries += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// The region and repaint mask of a frame; `None` when it shows no product.
@@ -294,6 +330,7 @@ impl RefineStage {
                 .to_dtype(dtype)?
                 .to_device(&self.device)
         };
+        self.check_injected_limit(b, (mh, mw))?;
         let image = t(image, 3).map_err(compute)?;
         let mask = t(mask, 1).map_err(compute)?;
         let decoded = self
@@ -386,6 +423,32 @@ fn auto_batch_size(_device: &Device) -> usize {
     4
 }
 
+impl RefineStage {
+    /// Fails like an out-of-memory device when the injected limit is below the memory model's
+    /// estimate of this batch's UNet step (see [`RefineOptions::inject_alloc_limit`]).
+    fn check_injected_limit(&self, frames: usize, (mh, mw): (usize, usize)) -> Result<()> {
+        let Some(limit) = self.opts.inject_alloc_limit else {
+            return Ok(());
+        };
+        let need = crate::memory::footprint::denoise_step_bytes(
+            &self.unet.config,
+            ((mh / 8) as u64, (mw / 8) as u64),
+            2 * frames as u64,
+            self.opts.precision.dtype().size_in_bytes() as u64,
+            crate::nn::attention::query_chunk() as u64,
+        );
+        if need > limit {
+            return Err(Error::OutOfMemory {
+                stage: "refine",
+                detail: format!(
+                    "a batch of {frames} needs {need} bytes, the injected limit is {limit}"
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Encodes the prompt and negative prompt, each (1, 77, D), with a text encoder that is
 /// dropped on return.
 fn encode_prompts(
@@ -438,7 +501,20 @@ fn compute(e: candle_core::Error) -> Error {
         candle_core::Error::WithBacktrace { inner, .. } => *inner,
         other => other,
     };
-    Error::Diffusion {
-        detail: inner.to_string(),
+    let detail = inner.to_string();
+    if is_out_of_memory(&detail) {
+        Error::OutOfMemory {
+            stage: "refine",
+            detail,
+        }
+    } else {
+        Error::Diffusion { detail }
     }
+}
+
+/// CUDA's out-of-memory as candle reports it (`DriverError(CUDA_ERROR_OUT_OF_MEMORY, "out of
+/// memory")`, cuBLAS `CUBLAS_STATUS_ALLOC_FAILED`; spec platform.md §8). Matched on the
+/// message so that the check is the same in builds with and without the `cuda` feature.
+pub fn is_out_of_memory(message: &str) -> bool {
+    message.contains("OUT_OF_MEMORY") || message.contains("ALLOC_FAILED")
 }

@@ -101,6 +101,17 @@ pub fn run(cfg: &RunConfig, progress: &dyn Progress) -> Result<RunReport> {
     if cfg.refine == RefineMode::Diffusion {
         let mut refine = clocks.refine.report();
         refine.diffusion = clocks.refine_stats.clone();
+        if let Some(stats) = clocks.refine_stats.as_ref().filter(|s| s.oom_retries > 0) {
+            p.report.warn(
+                "refine",
+                None,
+                format!(
+                    "the device ran out of memory {} time(s); batches were halved and retried, \
+                     the run finished at {} frame(s) per batch",
+                    stats.oom_retries, stats.batch_size
+                ),
+            );
+        }
         p.report.stages.push(refine);
     }
     p.report.stages.push(clocks.encode.report());
