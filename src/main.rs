@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use vanelia::cli::args::{Cli, Command};
+use vanelia::cli::args::{BenchArgs, Cli, Command, RefineArg};
 use vanelia::cli::plan_args::PlanArgs;
 use vanelia::cli::pose_args::TrackArgs;
 use vanelia::cli::progress::Bars;
@@ -24,13 +24,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Render(r)) => &r.run,
         Some(Command::Track(t)) => return track(t),
         Some(Command::Plan(p)) => return plan(p),
+        Some(Command::Bench(b)) => return bench(b),
         None => &cli.run,
     };
     let config = args.validate()?;
     let bars = Bars::new(!args.quiet);
     let report = match cli.command {
         Some(Command::Render(_)) => vanelia::run::render_layers(&config, &bars)?,
-        Some(Command::Track(_) | Command::Plan(_)) | None => vanelia::run::run(&config, &bars)?,
+        Some(Command::Track(_) | Command::Plan(_) | Command::Bench(_)) | None => {
+            vanelia::run::run(&config, &bars)?
+        }
     };
     if !args.quiet {
         for w in &report.warnings {
@@ -69,10 +72,35 @@ fn track(args: &TrackArgs) -> anyhow::Result<()> {
 /// `vanelia plan`: the memory plan for a budget.
 fn plan(args: &PlanArgs) -> anyhow::Result<()> {
     let plan = vanelia::memory::plan::plan(&args.validate()?)?;
+    let device = vanelia::memory::profile::DeviceProfile::current();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
+        let mut json = serde_json::to_value(&plan)?;
+        json["device"] = serde_json::to_value(&device)?;
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
+        println!(
+            "this machine: {} ({}), {} total, {} free",
+            device.kind,
+            device.name,
+            vanelia::memory::profile::gib(device.total_bytes),
+            vanelia::memory::profile::gib(device.free_bytes)
+        );
         print!("{}", plan.table());
     }
+    Ok(())
+}
+
+/// `vanelia bench`: the main job under several settings, one process each.
+fn bench(args: &BenchArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let user: Vec<String> = std::env::args()
+        .skip_while(|a| a != "bench")
+        .skip(1)
+        .collect();
+    let diffusion = args.run.refine == RefineArg::Diffusion;
+    let report =
+        vanelia::run::bench::run_bench(&exe, &user, diffusion, args.bench_frames, &args.bench_dir)?;
+    print!("{}", report.table());
+    eprintln!("wrote {}", args.bench_dir.join("bench.json").display());
     Ok(())
 }

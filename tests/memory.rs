@@ -198,3 +198,50 @@ fn out_of_memory_halves_the_batch_and_gives_the_smaller_batch_s_output() {
     let err = assert_fails(&out);
     assert!(err.contains("out of memory"), "{err}");
 }
+
+#[test]
+fn bench_compares_schedulers_and_batch_sizes_in_one_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = crate::refine::tiny_weights(dir.path());
+    let bench_dir = dir.path().join("bench");
+    let mut cmd = vanelia_command(dir.path());
+    cmd.arg("bench")
+        .args(["--input", crate::util::s(&crate::util::asset("demo.mp4"))])
+        .args([
+            "--model",
+            crate::util::s(&crate::util::asset("product.glb")),
+        ])
+        .args([
+            "--poses",
+            crate::util::s(&crate::util::asset("demo.poses.json")),
+        ])
+        .args(["--refine", "diffusion", "--refine-px", "128"])
+        .args(["--weights", crate::util::s(&weights)])
+        .args(["--bench-frames", "2", "--batch-size", "4"])
+        .args(["--bench-dir", crate::util::s(&bench_dir)]);
+    assert_ok(&cmd.output().unwrap());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bench_dir.join("bench.json")).unwrap())
+            .unwrap();
+    let results = report["results"].as_array().unwrap();
+    let evals = |name: &str| {
+        results
+            .iter()
+            .find(|r| r["variant"]["name"] == name)
+            .unwrap()["unet_evaluations"]
+            .as_u64()
+            .unwrap()
+    };
+    // 2 frames: DPM++ 12 @ 0.3 runs 3 steps, DDIM 20 @ 0.3 runs 6, DDIM at DPM++'s start σ 1
+    assert_eq!(evals("dpmpp12_s0.3_b8"), 3);
+    assert_eq!(evals("ddim20_s0.3_b8"), 6);
+    assert_eq!(evals("ddim20_same_sigma_b8"), 1);
+    assert_eq!(evals("dpmpp12_s0.3_b1"), 6);
+    assert_eq!(report["ratios"].as_array().unwrap().len(), 3);
+    assert!(results
+        .iter()
+        .all(|r| r["peak_rss_bytes"].as_u64().unwrap() > 0));
+    assert!(std::fs::read_to_string(bench_dir.join("bench.txt"))
+        .unwrap()
+        .contains("batch 8 / batch 1"));
+}

@@ -37,6 +37,23 @@ pub enum Command {
     /// Print the memory plan for a device budget (per stage: weights, activations, batch,
     /// dtype, peak) without loading anything.
     Plan(PlanArgs),
+    /// Run the main job on a few frames under several settings (schedulers, batch sizes) and
+    /// report time, UNet evaluations and memory of each.
+    Bench(Box<BenchArgs>),
+}
+
+/// Options of `vanelia bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Frames per run (from frame 0).
+    #[arg(long, default_value_t = 8)]
+    pub bench_frames: u64,
+    /// Folder for the runs' outputs and the report (bench.json, bench.txt).
+    #[arg(long, default_value = "vanelia-bench")]
+    pub bench_dir: std::path::PathBuf,
+    /// The main job's options (`--output` is ignored: each run writes into the bench folder).
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// Options of `vanelia render`.

@@ -143,6 +143,9 @@ pub struct RunReport {
     pub model: Option<serde_json::Value>,
     /// Peak resident set size of the process in bytes.
     pub peak_rss_bytes: u64,
+    /// The compute device and its memory when the run started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<serde_json::Value>,
     /// The memory plan of the diffusion stages (budget, per-stage bytes, batch, chunk).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_plan: Option<serde_json::Value>,

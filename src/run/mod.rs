@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 mod artefacts;
+pub mod bench;
 mod config;
 mod contact_sheet;
 mod memory;
@@ -268,6 +269,7 @@ fn new_report(cfg: &RunConfig, clip: &ClipSummary, placement: &Placement) -> Run
         model: None,
         peak_rss_bytes: 0,
         memory_plan: None,
+        device: serde_json::to_value(crate::memory::profile::DeviceProfile::current()).ok(),
         warnings: Vec::new(),
     }
 }
