@@ -201,6 +201,69 @@ impl Dust3rConfig {
     }
 }
 
+/// Head size of every released DUSt3R checkpoint (ViT-L encoder 16 x 64, ViT-B decoder
+/// 12 x 64): what [`Dust3rConfig::from_shapes`] assumes, because head counts leave no trace in
+/// the weights' shapes.
+pub const RELEASED_HEAD_DIM: usize = 64;
+
+impl Dust3rConfig {
+    /// The configuration of a checkpoint that comes without `config.json` (the original
+    /// `.pth`), read off its tensor shapes: widths, depths, MLP ratio, patch size, head type
+    /// and the DPT sizes; head counts assume [`RELEASED_HEAD_DIM`]; the modes are the released
+    /// ones (`exp` depth, `1 + exp` confidence, RoPE base 100).
+    pub fn from_shapes(shape: impl Fn(&str) -> Option<Vec<usize>>) -> Option<Self> {
+        let patch = shape("patch_embed.proj.weight")?;
+        let (enc_dim, patch_size) = (patch[0], patch[2]);
+        let depth = |prefix: &str| {
+            (0..)
+                .take_while(|i| shape(&format!("{prefix}.{i}.norm1.weight")).is_some())
+                .count()
+        };
+        let dec_dim = shape("decoder_embed.weight")?[0];
+        let mlp_hidden = shape("enc_blocks.0.mlp.fc1.weight")?[0];
+        let dpt = shape("downstream_head1.dpt.head.4.weight").is_some();
+        let dec_depth = depth("dec_blocks");
+        let dpt_config = if dpt {
+            let act = |i: usize| {
+                shape(&format!(
+                    "downstream_head1.dpt.act_postprocess.{i}.0.weight"
+                ))
+            };
+            let (a0, a1, a2, a3) = (act(0)?, act(1)?, act(2)?, act(3)?);
+            Some(DptConfig {
+                hooks_idx: [0, dec_depth * 2 / 4, dec_depth * 3 / 4, dec_depth],
+                dim_tokens: [a0[1], a1[1], a2[1], a3[1]],
+                layer_dims: [a0[0], a1[0], a2[0], a3[0]],
+                feature_dim: shape("downstream_head1.dpt.scratch.layer1_rn.weight")?[0],
+                last_dim: shape("downstream_head1.dpt.head.2.weight")?[0],
+                num_channels: shape("downstream_head1.dpt.head.4.weight")?[0],
+            })
+        } else {
+            None
+        };
+        let released = |mode: &str, vmin: f64| RegressionMode {
+            mode: mode.into(),
+            vmin,
+            vmax: f64::INFINITY,
+        };
+        Some(Self {
+            enc_embed_dim: enc_dim,
+            enc_depth: depth("enc_blocks"),
+            enc_num_heads: (enc_dim / RELEASED_HEAD_DIM).max(1),
+            dec_embed_dim: dec_dim,
+            dec_depth,
+            dec_num_heads: (dec_dim / RELEASED_HEAD_DIM).max(1),
+            mlp_ratio: mlp_hidden as f64 / enc_dim as f64,
+            head_type: if dpt { "dpt" } else { "linear" }.into(),
+            pos_embed: "RoPE100".into(),
+            depth_mode: released("exp", f64::NEG_INFINITY),
+            conf_mode: released("exp", 1.0),
+            patch_size,
+            dpt: dpt_config,
+        })
+    }
+}
+
 fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| {
         Error::bad_input(

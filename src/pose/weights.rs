@@ -32,14 +32,42 @@ pub fn checkpoint_file(path: &Path) -> Result<PathBuf> {
 pub fn load(path: &Path, dtype: DType, device: &Device) -> Result<Dust3r> {
     let file = checkpoint_file(path)?;
     let dir = file.parent().unwrap_or(Path::new("."));
-    let config = Dust3rConfig::load(dir)?;
     let is_pickle = file
         .extension()
         .is_some_and(|ext| ext == "pth" || ext == "pt" || ext == "bin");
+    let config = if !dir.join("config.json").is_file() && is_pickle {
+        pth_config(&file)?
+    } else {
+        Dust3rConfig::load(dir)?
+    };
     let vb = if is_pickle {
         pth_var_builder(&file, "model", dtype, device)?
     } else {
         var_builder(&file, dtype, device)?
     };
     Dust3r::new(vb, config).map_err(|e| shape_error(e, &file))
+}
+
+/// The configuration of an original `.pth` without a `config.json` beside it, from its tensor
+/// shapes (see [`Dust3rConfig::from_shapes`]).
+pub fn pth_config(file: &Path) -> Result<Dust3rConfig> {
+    let infos =
+        candle_core::pickle::read_pth_tensor_info(file, false, Some("model")).map_err(|e| {
+            Error::bad_input(
+                format!("not a readable PyTorch checkpoint with a 'model' state dict ({e})"),
+                "re-download the checkpoint, or use the Hugging Face model.safetensors",
+                file,
+            )
+        })?;
+    let shapes: std::collections::HashMap<String, Vec<usize>> = infos
+        .into_iter()
+        .map(|t| (t.name, t.layout.shape().dims().to_vec()))
+        .collect();
+    Dust3rConfig::from_shapes(|name| shapes.get(name).cloned()).ok_or_else(|| {
+        Error::bad_input(
+            "the checkpoint lacks DUSt3R's tensors (patch_embed, decoder_embed, heads)",
+            "pass a DUSt3R checkpoint, or put its config.json next to it",
+            file,
+        )
+    })
 }

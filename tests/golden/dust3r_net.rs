@@ -150,3 +150,24 @@ fn half_precision_stays_close_to_the_f32_reference() {
         }
     }
 }
+
+/// Without `config.json`, an original `.pth` is read with the configuration its shapes imply:
+/// everything but the head counts (released checkpoints: 64-dim heads) equals the fixture's.
+#[test]
+fn pth_without_config_infers_the_architecture_from_shapes() {
+    for case in cases("dust3r", ENV) {
+        for (name, dir, _) in models(&case) {
+            let pth = dir.join("model.pth");
+            if !pth.is_file() {
+                continue;
+            }
+            let inferred = weights::pth_config(&pth).unwrap();
+            let mut want = vanelia::pose::config::Dust3rConfig::load(&dir).unwrap();
+            want.enc_num_heads = inferred.enc_num_heads;
+            want.dec_num_heads = inferred.dec_num_heads;
+            assert_eq!(inferred.dpt(), want.dpt(), "{}: {name}", case.name());
+            want.dpt = inferred.dpt.clone();
+            assert_eq!(inferred, want, "{}: {name}", case.name());
+        }
+    }
+}
