@@ -454,3 +454,30 @@ fn whole_alignment_reaches_the_reference_accuracy() {
         }
     }
 }
+
+/// The GA cases' edges are the reference's `make_pairs(..., symmetrize=True)`: ours give the
+/// same list (complete graphs, in order) or the same set (swin graphs, whose reference order
+/// comes from a Python set).
+#[test]
+fn scene_graph_pairs_match_the_reference() {
+    use vanelia::pose::pairs::{make_pairs, SceneGraph};
+    for case in cases("dust3r", ENV) {
+        for g in ga_cases(&case) {
+            let graph: SceneGraph = g.meta["graph"].as_str().unwrap().parse().unwrap();
+            let ours: Vec<(usize, usize)> = make_pairs(&graph, g.maps.n_images, None)
+                .unwrap()
+                .iter()
+                .map(|p| (p.view1, p.view2))
+                .collect();
+            if matches!(graph, SceneGraph::Complete) {
+                assert_eq!(ours, g.maps.edges, "{}", g.name);
+            } else {
+                let mut a = ours.clone();
+                let mut b = g.maps.edges.clone();
+                a.sort_unstable();
+                b.sort_unstable();
+                assert_eq!(a, b, "{}", g.name);
+            }
+        }
+    }
+}
