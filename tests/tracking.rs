@@ -120,18 +120,6 @@ fn camera(centre: DVec3, yaw: f64, pitch: f64) -> DMat4 {
     )
 }
 
-/// Largest angle (degrees) between estimated and true rotations, both relative to camera 0.
-fn max_rotation_error_deg(ours: &[DMat4], truth: &[DMat4]) -> f64 {
-    let rel = |m: &[DMat4], k: usize| DMat3::from_mat4(m[0]).transpose() * DMat3::from_mat4(m[k]);
-    (0..ours.len())
-        .map(|k| {
-            let d = rel(ours, k).transpose() * rel(truth, k);
-            let cos = ((d.x_axis.x + d.y_axis.y + d.z_axis.z - 1.0) / 2.0).clamp(-1.0, 1.0);
-            cos.acos().to_degrees()
-        })
-        .fold(0.0, f64::max)
-}
-
 fn five_views(noise: f64) -> Scene {
     Scene {
         height: 48,
@@ -191,7 +179,10 @@ fn noise_free_alignment_recovers_poses_and_focal() {
     let scene = five_views(0.0);
     // one focal for the clip (fixed zoom, the tracker's default)
     let shared = align_scene(&scene, 300, true);
-    let rot = max_rotation_error_deg(&shared.world_from_cam, &scene.world_from_cam);
+    let rot = vanelia::core::camera::max_relative_rotation_deg(
+        &shared.world_from_cam,
+        &scene.world_from_cam,
+    );
     let focal = max_focal_error(&shared, scene.focal_px);
     println!(
         "noise-free, shared focal: rotation {rot:.4}°, focal {:.4}%",
@@ -203,7 +194,10 @@ fn noise_free_alignment_recovers_poses_and_focal() {
     // every focal by ±lr (README §10) and this near-planar scene barely constrains focal
     // against depth, so they come back to 0.26 % (the reference's own fixture: 0.5 %)
     let each = align_scene(&scene, 300, false);
-    let rot = max_rotation_error_deg(&each.world_from_cam, &scene.world_from_cam);
+    let rot = vanelia::core::camera::max_relative_rotation_deg(
+        &each.world_from_cam,
+        &scene.world_from_cam,
+    );
     let focal = max_focal_error(&each, scene.focal_px);
     println!(
         "noise-free, focal per image: rotation {rot:.4}°, focal {:.4}%",
@@ -217,7 +211,10 @@ fn noise_free_alignment_recovers_poses_and_focal() {
 fn noisy_alignment_stays_within_half_a_degree() {
     let scene = five_views(0.01);
     let result = align_scene(&scene, 300, false);
-    let rot = max_rotation_error_deg(&result.world_from_cam, &scene.world_from_cam);
+    let rot = vanelia::core::camera::max_relative_rotation_deg(
+        &result.world_from_cam,
+        &scene.world_from_cam,
+    );
     println!(
         "noisy: rotation {rot:.4}°, loss {:?}",
         result.loss_history.last()
@@ -251,7 +248,7 @@ fn keyframe_track_with_registration_follows_a_known_trajectory() {
         ..TrackOptions::default()
     };
     let out = track(&mut scene, n, &options).unwrap();
-    let rot = max_rotation_error_deg(&out.world_from_cam, &truth);
+    let rot = vanelia::core::camera::max_relative_rotation_deg(&out.world_from_cam, &truth);
     println!("track: rotation {rot:.4}°, stats {:?}", out.stats);
     assert!(rot < 0.5, "rotation error {rot}°");
     assert_eq!(out.keyframes, [0, 5, 10, 15, 20]);

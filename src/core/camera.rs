@@ -67,16 +67,35 @@ impl CameraPose {
     }
 }
 
-/// Inverse of a rotation + translation matrix, exact for orthonormal rotations.
-pub fn rigid_inverse(m: &DMat4) -> DMat4 {
-    let rotation = DMat3::from_mat4(*m).transpose();
-    let translation = -(rotation * m.w_axis.truncate());
+/// The 4x4 rigid transform `x ↦ rotation·x + translation`.
+pub fn rigid(rotation: &DMat3, translation: DVec3) -> DMat4 {
     DMat4::from_cols(
         rotation.x_axis.extend(0.0),
         rotation.y_axis.extend(0.0),
         rotation.z_axis.extend(0.0),
         translation.extend(1.0),
     )
+}
+
+/// Inverse of a rotation + translation matrix, exact for orthonormal rotations.
+pub fn rigid_inverse(m: &DMat4) -> DMat4 {
+    let rotation = DMat3::from_mat4(*m).transpose();
+    rigid(&rotation, -(rotation * m.w_axis.truncate()))
+}
+
+/// Largest angle (degrees) between two camera tracks' rotations, each taken relative to its
+/// first camera (so the tracks' world frames need not agree): how a track is scored against
+/// ground truth.
+pub fn max_relative_rotation_deg(ours: &[DMat4], truth: &[DMat4]) -> f64 {
+    let relative =
+        |m: &[DMat4], k: usize| DMat3::from_mat4(m[0]).transpose() * DMat3::from_mat4(m[k]);
+    (0..ours.len().min(truth.len()))
+        .map(|k| {
+            let d = relative(ours, k).transpose() * relative(truth, k);
+            let cos = ((d.x_axis.x + d.y_axis.y + d.z_axis.z - 1.0) / 2.0).clamp(-1.0, 1.0);
+            cos.acos().to_degrees()
+        })
+        .fold(0.0, f64::max)
 }
 
 /// Largest deviation of `r^T r` from identity, used to check rotations.

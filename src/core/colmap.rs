@@ -9,9 +9,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use glam::{DMat3, DMat4, DQuat, DVec3};
+use glam::{DMat3, DQuat, DVec3};
 
-use super::camera::{rigid_inverse, CameraPose, Intrinsics};
+use super::camera::{rigid, rigid_inverse, CameraPose, Intrinsics};
 use super::error::{Error, Result};
 use super::frame::FrameSize;
 use super::track::{CameraTrack, ScenePoint};
@@ -127,12 +127,7 @@ pub fn read(dir: &Path) -> Result<CameraTrack> {
             .map(|s| num("images.txt", s))
             .collect::<Result<_>>()?;
         let rotation = DMat3::from_quat(DQuat::from_xyzw(v[1], v[2], v[3], v[0]).normalize());
-        let cam_from_world = DMat4::from_cols(
-            rotation.x_axis.extend(0.0),
-            rotation.y_axis.extend(0.0),
-            rotation.z_axis.extend(0.0),
-            DVec3::new(v[4], v[5], v[6]).extend(1.0),
-        );
+        let cam_from_world = rigid(&rotation, DVec3::new(v[4], v[5], v[6]));
         let intrinsics = *cameras
             .get(&f[8])
             .ok_or_else(|| bad("images.txt", format!("unknown camera {}", f[8])))?;

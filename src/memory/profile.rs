@@ -17,10 +17,14 @@ pub struct DeviceProfile {
 
 impl DeviceProfile {
     /// The profile of the device [`crate::nn::device`] picks. In a build without the `cuda`
-    /// feature that is the CPU.
+    /// feature that is the CPU; with it, the GPU when one answers, else the CPU.
     pub fn current() -> Self {
         assert_eq!(gib(5 << 30), "5.00 GiB");
         assert_eq!(gib(20 << 10), "20.00 KiB");
+        #[cfg(feature = "cuda")]
+        if let Some(profile) = cuda_profile(&crate::nn::device()) {
+            return profile;
+        }
         let (total, available) = host_memory();
         Self {
             kind: "cpu".into(),
@@ -29,6 +33,32 @@ impl DeviceProfile {
             free_bytes: available,
         }
     }
+}
+
+/// The CUDA device's profile: name with compute capability (`NVIDIA H100 80GB HBM3 (sm_90)`),
+/// total and free memory from the driver (platform.md §8). `None` for a CPU device or when the
+/// driver does not answer, so that the caller falls back to the CPU profile.
+#[cfg(feature = "cuda")]
+fn cuda_profile(device: &candle_core::Device) -> Option<DeviceProfile> {
+    if !device.is_cuda() {
+        return None;
+    }
+    // Frees are stream-ordered (cuMemFreeAsync): synchronise before reading free memory.
+    device.synchronize().ok()?;
+    let stream = device.as_cuda_device().ok()?.cuda_stream();
+    let context = stream.context();
+    let (free, total) = context.mem_get_info().ok()?;
+    let model = context.name().unwrap_or_else(|_| "cuda".into());
+    let name = match context.compute_capability() {
+        Ok((major, minor)) => format!("{model} (sm_{major}{minor})"),
+        Err(_) => model,
+    };
+    Some(DeviceProfile {
+        kind: "cuda".into(),
+        name,
+        total_bytes: total as u64,
+        free_bytes: free as u64,
+    })
 }
 
 /// (MemTotal, MemAvailable) in bytes; zeros where `/proc/meminfo` is unreadable.

@@ -6,7 +6,7 @@ use candle_core::{IndexOp as _, Result};
 use glam::{DMat3, DMat4, DQuat, DVec3};
 
 use super::align::input::{points_at, values_at};
-use super::align::register::{umeyama, weiszfeld_focal, Similarity};
+use super::align::register::{umeyama, weiszfeld_focal};
 use super::align::{align, AlignOptions, PairwisePointMaps};
 use super::pairs::{make_pairs, SceneGraph};
 use super::predictor::{PairBatch, PairPredictor};
@@ -102,15 +102,6 @@ fn nearest_keyframe(keys: &[usize], frame: usize) -> usize {
         .copied()
         .min_by_key(|&k| (k.abs_diff(frame), k))
         .unwrap_or(0)
-}
-
-fn rigid(sim: &Similarity) -> DMat4 {
-    DMat4::from_cols(
-        sim.rotation.x_axis.extend(0.0),
-        sim.rotation.y_axis.extend(0.0),
-        sim.rotation.z_axis.extend(0.0),
-        sim.translation.extend(1.0),
-    )
 }
 
 /// One pair's maps on the host.
@@ -209,7 +200,7 @@ pub fn track(
                 forward.pred_j.iter().map(|p| to_world.apply(*p)).collect();
             // the frame's own camera → world, through its points placed above
             let pose = umeyama(&backward.pred_i, &frame_in_world, &backward.conf_i);
-            world_from_cam[f] = rigid(&pose);
+            world_from_cam[f] = pose.rigid();
             focal_px[f] = if options.align.shared_focal {
                 aligned.focal_px[0]
             } else {
@@ -355,12 +346,7 @@ fn smooth(poses: &mut [DMat4], keys: &[usize]) -> (f64, f64) {
         moved += (t - b.w_axis.truncate()).length();
         turned += qb.angle_between(qs).to_degrees();
         count += 1;
-        poses[f] = DMat4::from_cols(
-            r.x_axis.extend(0.0),
-            r.y_axis.extend(0.0),
-            r.z_axis.extend(0.0),
-            t.extend(1.0),
-        );
+        poses[f] = crate::core::camera::rigid(&r, t);
     }
     let n = count.max(1) as f64;
     (moved / n, turned / n)

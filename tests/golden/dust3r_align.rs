@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
-use glam::{DMat3, DMat4};
+use glam::DMat4;
 use vanelia::pose::align::init::{spanning_tree, tree_order};
 use vanelia::pose::align::loss::{AlignmentLoss, ParamTensors};
 use vanelia::pose::align::optimise::{cameras_on_host, optimise};
@@ -395,19 +395,6 @@ fn adam_trajectory_matches_on_noisy_cases() {
     }
 }
 
-/// Largest angle (degrees) between estimated and true camera rotations, both relative to
-/// camera 0.
-fn max_rotation_error_deg(ours: &[DMat4], truth: &[DMat4]) -> f64 {
-    let rel = |m: &[DMat4], k: usize| DMat3::from_mat4(m[0]).transpose() * DMat3::from_mat4(m[k]);
-    (0..ours.len())
-        .map(|k| {
-            let d = rel(ours, k).transpose() * rel(truth, k);
-            let cos = ((d.x_axis.x + d.y_axis.y + d.z_axis.z - 1.0) / 2.0).clamp(-1.0, 1.0);
-            cos.acos().to_degrees()
-        })
-        .fold(0.0, f64::max)
-}
-
 #[test]
 fn whole_alignment_reaches_the_reference_accuracy() {
     for case in cases("dust3r", ENV) {
@@ -425,7 +412,8 @@ fn whole_alignment_reaches_the_reference_accuracy() {
                     DMat4::from_cols_array(&rows.try_into().unwrap()).transpose()
                 })
                 .collect();
-            let ours = max_rotation_error_deg(&result.world_from_cam, &truth);
+            let ours =
+                vanelia::core::camera::max_relative_rotation_deg(&result.world_from_cam, &truth);
             let reference = g.meta["gt_error_final"]["max_rot_deg"].as_f64().unwrap();
             println!("{}: rotation error {ours:.4}° (reference {reference:.4}°), loss {:.6} (reference {:.6})",
                 g.name, result.loss_history.last().unwrap(), g.meta["final_loss"].as_f64().unwrap());

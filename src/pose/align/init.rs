@@ -9,7 +9,7 @@ use candle_core::Result;
 use glam::{DMat4, DVec3};
 
 use super::input::{PairwisePointMaps, Side};
-use super::register::{umeyama, weiszfeld_focal, Similarity};
+use super::register::{umeyama, weiszfeld_focal};
 
 /// The state after the spanning-tree stage (before scale normalisation).
 #[derive(Debug, Clone)]
@@ -100,15 +100,6 @@ fn guarded_focal(f: f64, height: usize, width: usize) -> f64 {
     }
 }
 
-fn rigid(sim: &Similarity) -> DMat4 {
-    DMat4::from_cols(
-        sim.rotation.x_axis.extend(0.0),
-        sim.rotation.y_axis.extend(0.0),
-        sim.rotation.z_axis.extend(0.0),
-        sim.translation.extend(1.0),
-    )
-}
-
 /// Runs the spanning-tree stage.
 pub fn spanning_tree(maps: &PairwisePointMaps) -> Result<TreeInit> {
     let n = maps.n_images;
@@ -157,7 +148,7 @@ pub fn spanning_tree(maps: &PairwisePointMaps) -> Result<TreeInit> {
         let moved = maps.points(last, side_new)?;
         points[new] = Some(moved.into_iter().map(|p| sim.apply(p)).collect());
         if poses[i].is_none() {
-            poses[i] = Some(rigid(&sim));
+            poses[i] = Some(sim.rigid());
         }
     }
     // missing focals: Weiszfeld on the best-scored edge that has the image as view 1
@@ -180,11 +171,12 @@ pub fn spanning_tree(maps: &PairwisePointMaps) -> Result<TreeInit> {
         let pose = match best_first.iter().find(|&&e| maps.edges[e].0 == k) {
             Some(&e) => {
                 let target = points[k].as_deref().unwrap_or_default();
-                rigid(&umeyama(
+                umeyama(
                     &maps.points(e, Side::I)?,
                     target,
                     &maps.confidences(e, Side::I)?,
-                ))
+                )
+                .rigid()
             }
             None => DMat4::IDENTITY,
         };

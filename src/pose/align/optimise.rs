@@ -212,12 +212,7 @@ pub fn cameras_on_host(params: &ParamTensors) -> Result<Vec<DMat4>> {
             let q = [r[0], r[1], r[2], r[3]].map(f64::from);
             let rotation: DMat3 = quat_xyzw_to_rotation(q);
             let t = signed_expm1(DVec3::new(r[4].into(), r[5].into(), r[6].into()));
-            DMat4::from_cols(
-                rotation.x_axis.extend(0.0),
-                rotation.y_axis.extend(0.0),
-                rotation.z_axis.extend(0.0),
-                t.extend(1.0),
-            )
+            crate::core::camera::rigid(&rotation, t)
         })
         .collect())
 }

@@ -20,6 +20,11 @@ pub struct Similarity {
 }
 
 impl Similarity {
+    /// The rigid part (rotation and translation; the scale is the pair's, not the camera's).
+    pub fn rigid(&self) -> glam::DMat4 {
+        crate::core::camera::rigid(&self.rotation, self.translation)
+    }
+
     /// Applies the similarity to a point.
     pub fn apply(&self, x: DVec3) -> DVec3 {
         self.scale * (self.rotation * x) + self.translation
