@@ -19,8 +19,6 @@ impl DeviceProfile {
     /// The profile of the device [`crate::nn::device`] picks. In a build without the `cuda`
     /// feature that is the CPU; with it, the GPU when one answers, else the CPU.
     pub fn current() -> Self {
-        assert_eq!(gib(5 << 30), "5.00 GiB");
-        assert_eq!(gib(20 << 10), "20.00 KiB");
         #[cfg(feature = "cuda")]
         if let Some(profile) = cuda_profile(&crate::nn::device()) {
             return profile;
