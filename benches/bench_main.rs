@@ -4,6 +4,7 @@
 mod benchmarks;
 
 criterion::criterion_main!(
+    benchmarks::attention::benches,
     benchmarks::composite::benches,
     benchmarks::denoise::benches,
     benchmarks::pose::benches,

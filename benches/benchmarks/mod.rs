@@ -1,3 +1,4 @@
+pub mod attention;
 pub mod composite;
 pub mod denoise;
 pub mod pose;
