@@ -114,19 +114,13 @@ fn the_run_sizes_its_batch_from_the_budget_and_refuses_a_batch_that_does_not_fit
     let (output, out) =
         crate::refine::refine_run(dir.path(), &weights, "auto", &["--vram-budget", "120M"]);
     assert_ok(&out);
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(output.parent().unwrap().join("report.json")).unwrap(),
-    )
-    .unwrap();
+    let report = crate::util::report(&output);
     let planned = report["memory_plan"]["diffusion_batch"].as_u64().unwrap();
     assert!((1..8).contains(&planned), "{planned}");
-    let refine = report["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "refine")
-        .unwrap();
-    assert_eq!(refine["diffusion"]["batch_size"].as_u64().unwrap(), planned);
+    assert_eq!(
+        refine_stats(&report)["batch_size"].as_u64().unwrap(),
+        planned
+    );
 }
 
 /// The memory model's estimate of one UNet step of the tiny fixture UNet for `frames` frames
@@ -143,19 +137,9 @@ fn tiny_step_bytes(weights: &std::path::Path, model_px: [u64; 2], frames: u64) -
     )
 }
 
-fn report_of(output: &std::path::Path) -> serde_json::Value {
-    let path = output.parent().unwrap().join("report.json");
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
+/// The diffusion figures of a run's refine stage.
 fn refine_stats(report: &serde_json::Value) -> serde_json::Value {
-    report["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "refine")
-        .unwrap()["diffusion"]
-        .clone()
+    crate::util::stage(report, "refine")["diffusion"].clone()
 }
 
 #[test]
@@ -164,7 +148,7 @@ fn out_of_memory_halves_the_batch_and_gives_the_smaller_batch_s_output() {
     let weights = crate::refine::tiny_weights(dir.path());
     let (at2, out) = crate::refine::refine_run(dir.path(), &weights, "b2", &["--batch-size", "2"]);
     assert_ok(&out);
-    let stats = refine_stats(&report_of(&at2));
+    let stats = refine_stats(&crate::util::report(&at2));
     let model_px = [
         stats["model_px"][0].as_u64().unwrap(),
         stats["model_px"][1].as_u64().unwrap(),
@@ -177,7 +161,7 @@ fn out_of_memory_halves_the_batch_and_gives_the_smaller_batch_s_output() {
     let env = [("VANELIA_INJECT_ALLOC_LIMIT", limit_text.as_str())];
     let (at4, out) = crate::refine::refine_run_env(dir.path(), &weights, "b4", &cmd_args, &env);
     assert_ok(&out);
-    let report = report_of(&at4);
+    let report = crate::util::report(&at4);
     let stats = refine_stats(&report);
     assert_eq!(stats["oom_retries"], 1, "{stats}");
     assert_eq!(stats["batch_size"], 2, "{stats}");

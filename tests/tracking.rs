@@ -390,10 +390,7 @@ mod cli {
             cmd.output().unwrap()
         };
         assert_ok(&run());
-        let report: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join("out.report.json")).unwrap(),
-        )
-        .unwrap();
+        let report = crate::util::report(&output);
         let track = &report["stages"][0];
         assert_eq!(track["name"], "track");
         assert_eq!(track["frames_processed"], 48);
@@ -401,10 +398,7 @@ mod cli {
         assert_eq!(track["tracking"]["frames"], 48);
         // the second run takes the track from the work directory
         assert_ok(&run());
-        let report: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join("out.report.json")).unwrap(),
-        )
-        .unwrap();
+        let report = crate::util::report(&output);
         assert_eq!(report["stages"][0]["frames_reused"], 48);
     }
 

@@ -134,14 +134,19 @@ pub fn report(output: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
-/// `(processed, reused)` of a stage in a report.
-pub fn stage_counts(report: &serde_json::Value, stage: &str) -> (u64, u64) {
-    let s = report["stages"]
+/// The entry of `stage` in a report's `stages`.
+pub fn stage<'a>(report: &'a serde_json::Value, stage: &str) -> &'a serde_json::Value {
+    report["stages"]
         .as_array()
         .unwrap()
         .iter()
         .find(|s| s["name"] == stage)
-        .unwrap();
+        .unwrap_or_else(|| panic!("no {stage} stage in {report}"))
+}
+
+/// `(processed, reused)` of a stage in a report.
+pub fn stage_counts(report: &serde_json::Value, name: &str) -> (u64, u64) {
+    let s = stage(report, name);
     (
         s["frames_processed"].as_u64().unwrap(),
         s["frames_reused"].as_u64().unwrap(),
