@@ -40,6 +40,9 @@ pub struct PlanArgs {
     /// Network precision.
     #[arg(long, value_enum, default_value_t = PrecisionArg::F16)]
     pub precision: PrecisionArg,
+    /// VAE tile in pixels as the main job's --vae-tile (0: untiled unless needed to fit).
+    #[arg(long, default_value_t = 512, value_name = "PX")]
+    pub vae_tile: u32,
     /// Plan as if the camera track were imported (no pose stage).
     #[arg(long)]
     pub no_pose: bool,
@@ -79,6 +82,7 @@ impl PlanArgs {
             max_batch: None,
             configs: NetworkConfigs::published(),
             pose: !self.no_pose,
+            vae_tile_px: (self.vae_tile > 0).then_some(u64::from(self.vae_tile)),
             budget_option: "--vram",
         })
     }

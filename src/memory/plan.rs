@@ -23,7 +23,7 @@ pub const BATCHES: [usize; 4] = [8, 4, 2, 1];
 pub const CHUNKS: [usize; 3] = [QUERY_CHUNK, 1024, 256];
 /// Frames rendered per GPU submission.
 const RENDER_BATCH: u64 = 8;
-/// VAE tile (pixels) when the plan has to tile.
+/// VAE tile (pixels) when the plan has to tile and the user set none.
 const VAE_TILE_PX: u64 = 512;
 
 /// What to plan for.
@@ -45,6 +45,9 @@ pub struct PlanRequest {
     pub configs: NetworkConfigs,
     /// Whether the pose stage runs (no imported track).
     pub pose: bool,
+    /// The user's VAE tile (`--vae-tile`, pixels): the VAE tiles above it whatever the
+    /// budget; `None` = untiled unless the plan needs it.
+    pub vae_tile_px: Option<u64>,
     /// The option that set the budget, for messages (`--vram`, `--vram-budget`).
     pub budget_option: &'static str,
 }
@@ -86,7 +89,7 @@ pub struct Plan {
     pub diffusion_batch: usize,
     /// VAE per-frame slicing (always on: same FLOPs, peak divided by the batch).
     pub vae_slicing: bool,
-    /// VAE tile in pixels, when tiling is needed to fit.
+    /// VAE tile in pixels (the user's, or the plan's when tiling is needed to fit).
     pub vae_tile_px: Option<u64>,
     /// Attention query chunk.
     pub attention_chunk: usize,
@@ -114,10 +117,10 @@ fn diffusion_stages(
 ) -> Vec<StagePlan> {
     let s = dtype_bytes(req.dtype);
     let (h, w) = req.region_px;
-    let (vh, vw) = if tile {
-        (h.min(VAE_TILE_PX), w.min(VAE_TILE_PX))
-    } else {
-        (h, w)
+    let (vh, vw) = match (tile, req.vae_tile_px) {
+        (_, Some(t)) => (h.min(t), w.min(t)),
+        (true, None) => (h.min(VAE_TILE_PX), w.min(VAE_TILE_PX)),
+        (false, None) => (h, w),
     };
     let (vae, unet) = (&req.configs.vae, &req.configs.unet);
     let resident = (counts.unet + counts.controlnet + counts.vae) * s;
@@ -256,7 +259,7 @@ pub fn plan(req: &PlanRequest) -> Result<Plan> {
         stages,
         diffusion_batch: batch,
         vae_slicing: true,
-        vae_tile_px: tile.then_some(VAE_TILE_PX),
+        vae_tile_px: req.vae_tile_px.or(tile.then_some(VAE_TILE_PX)),
         attention_chunk: chunk,
     })
 }
@@ -348,6 +351,7 @@ mod tests {
             max_batch: None,
             configs: NetworkConfigs::published(),
             pose: true,
+            vae_tile_px: None,
             budget_option: "--vram",
         }
     }

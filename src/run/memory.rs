@@ -47,6 +47,7 @@ pub(super) fn plan_refine(
         max_batch: None,
         configs: configs(dirs)?,
         pose: false,
+        vae_tile_px: opts.vae.tiling.map(|t| t.sample_px as u64),
         budget_option: "--vram-budget",
     };
     let planned = plan(&req)?;
