@@ -91,16 +91,7 @@ fn resume_after_kill_is_byte_identical() {
     let out = dir.path().join("killed.mp4");
     let markers = dir.path().join("killed.mp4.vanelia/frames/composite");
     let mut cmd = crate::util::vanelia(dir.path());
-    cmd.args(["--input", crate::util::s(&crate::util::asset("demo.mp4"))])
-        .args([
-            "--model",
-            crate::util::s(&crate::util::asset("product.glb")),
-        ])
-        .args([
-            "--poses",
-            crate::util::s(&crate::util::asset("demo.poses.json")),
-        ])
-        .args(["--output", crate::util::s(&out)]);
+    crate::util::demo_inputs(&mut cmd).args(["--output", crate::util::s(&out)]);
     let mut child = cmd.spawn().unwrap();
     let start = Instant::now();
     // Completed markers only: temporaries are hidden files.

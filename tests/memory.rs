@@ -189,16 +189,8 @@ fn bench_compares_schedulers_and_batch_sizes_in_one_report() {
     let weights = crate::refine::tiny_weights(dir.path());
     let bench_dir = dir.path().join("bench");
     let mut cmd = vanelia_command(dir.path());
-    cmd.arg("bench")
-        .args(["--input", crate::util::s(&crate::util::asset("demo.mp4"))])
-        .args([
-            "--model",
-            crate::util::s(&crate::util::asset("product.glb")),
-        ])
-        .args([
-            "--poses",
-            crate::util::s(&crate::util::asset("demo.poses.json")),
-        ])
+    cmd.arg("bench");
+    crate::util::demo_inputs(&mut cmd)
         .args(["--refine", "diffusion", "--refine-px", "128"])
         .args(["--weights", crate::util::s(&weights)])
         .args(["--bench-frames", "2", "--batch-size", "4"])

@@ -62,6 +62,16 @@ pub fn run_on_env(
     cmd.output().unwrap()
 }
 
+/// Adds the bundled demo clip, product and track (`--input`, `--model`, `--poses`) to `cmd`.
+pub fn demo_inputs(cmd: &mut Command) -> &mut Command {
+    cmd.arg("--input")
+        .arg(asset("demo.mp4"))
+        .arg("--model")
+        .arg(asset("product.glb"))
+        .arg("--poses")
+        .arg(asset("demo.poses.json"))
+}
+
 /// The main job on the demo clip with the demo track, plus `extra` arguments.
 pub fn demo_run(dir: &Path, output: &Path, extra: &[&str]) -> Output {
     run_on(
