@@ -63,6 +63,8 @@ pub struct TrackStats {
     pub align_loss: [f64; 2],
     /// Alignment iterations.
     pub align_iterations: usize,
+    /// The iteration whose parameters were kept (the lowest loss; see `AlignOptions::keep_best`).
+    pub align_kept_iteration: usize,
     /// Mean camera displacement removed by smoothing, in units of frame 0's median depth.
     pub smoothing_translation: f64,
     /// Mean rotation removed by smoothing, degrees.
@@ -215,9 +217,10 @@ pub fn track(
         registration_pairs,
         align_loss: [
             aligned.loss_history.first().copied().unwrap_or(0.0),
-            aligned.loss_history.last().copied().unwrap_or(0.0),
+            aligned.kept_loss(),
         ],
         align_iterations: options.align.niter,
+        align_kept_iteration: aligned.kept_iteration,
         ..TrackStats::default()
     };
     // gauge: frame 0's camera is the world, frame 0's median depth the unit
