@@ -27,6 +27,19 @@ fn main_job_keeps_frame_count_fps_and_audio() {
     assert_eq!(sheet.width(), 2 * 480 + 3 * 6);
     assert!(sheet.height() > 3 * 270);
     assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0);
+    // measured while it ran: on the CPU the device is host memory (the process's RSS)
+    let m = &r["measured_memory"];
+    assert_eq!(m["source"], "process RSS");
+    assert!(m["samples"].as_u64().unwrap() > 1);
+    let (base, peak) = (
+        m["baseline_bytes"].as_u64().unwrap(),
+        m["peak_bytes"].as_u64().unwrap(),
+    );
+    assert!(base > 0 && peak > base, "{m}");
+    assert_eq!(
+        m["peak_above_baseline_bytes"].as_u64().unwrap(),
+        peak - base
+    );
     // The product is there: frames differ from the source around the anchor.
     let (src, dst) = (
         decode_all(&crate::util::asset("demo.mp4")),

@@ -214,10 +214,11 @@ fn bench_compares_schedulers_and_batch_sizes_in_one_report() {
     assert_eq!(evals("ddim20_same_sigma_b8"), 1);
     assert_eq!(evals("dpmpp12_s0.3_b1"), 6);
     assert_eq!(report["ratios"].as_array().unwrap().len(), 3);
-    assert!(results
-        .iter()
-        .all(|r| r["peak_rss_bytes"].as_u64().unwrap() > 0));
-    assert!(std::fs::read_to_string(bench_dir.join("bench.txt"))
-        .unwrap()
-        .contains("batch 8 / batch 1"));
+    assert!(results.iter().all(|r| {
+        r["peak_rss_bytes"].as_u64().unwrap() > 0
+            && r["predicted_peak_bytes"].as_u64().unwrap() > 0
+            && r["measured_peak_bytes"].as_u64().unwrap() > 0
+    }));
+    let table = std::fs::read_to_string(bench_dir.join("bench.txt")).unwrap();
+    assert!(table.contains("batch 8 / batch 1") && table.contains("measured"));
 }

@@ -149,6 +149,9 @@ pub struct RunReport {
     /// The memory plan of the diffusion stages (budget, per-stage bytes, batch, chunk).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_plan: Option<serde_json::Value>,
+    /// The device memory the run used, sampled while it ran (`memory::monitor`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured_memory: Option<serde_json::Value>,
     /// Recoverable problems.
     pub warnings: Vec<Warning>,
 }
@@ -166,10 +169,16 @@ impl RunReport {
 
 /// Peak resident set size of this process (`VmHWM`), 0 where the OS does not tell.
 pub fn peak_rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    proc_status_bytes("VmHWM:").unwrap_or(0)
+}
+
+/// A memory field of `/proc/self/status` (`VmRSS:`, `VmHWM:`, …) in bytes; `None` where the
+/// OS does not tell.
+pub fn proc_status_bytes(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+        .map(|kb| kb * 1024)
 }

@@ -1,6 +1,7 @@
 //! `vanelia bench`: the main job run on N frames under several settings, each in its own
 //! process (so that peak memory is measured per setting), and one report comparing them:
-//! per-stage wall time, frames/s, UNet evaluations, peak host RSS, predicted peak.
+//! per-stage wall time, frames/s, UNet evaluations, peak host RSS, and the memory plan's
+//! predicted peak against the device memory the run was measured to use.
 //!
 //! Comparisons (diffusion refinement): DPM++ 2M Karras 12 against DDIM 20 at equal strength
 //! and at the same start noise level (`--start-sigma`), and batch 8 against batch 1.
@@ -130,6 +131,18 @@ pub struct BenchResult {
     pub peak_rss_bytes: u64,
     /// The memory plan's predicted peak (device memory), when the run planned.
     pub predicted_peak_bytes: Option<u64>,
+    /// Device memory the run added above its starting level, sampled (`memory::monitor`).
+    pub measured_peak_bytes: Option<u64>,
+}
+
+impl BenchResult {
+    /// Predicted over measured peak (the plan's goal: between 1 and 1.25).
+    pub fn predicted_over_measured(&self) -> Option<f64> {
+        match (self.predicted_peak_bytes, self.measured_peak_bytes) {
+            (Some(p), Some(m)) if m > 0 => Some(p as f64 / m as f64),
+            _ => None,
+        }
+    }
 }
 
 /// The bench report.
@@ -247,6 +260,7 @@ fn run_variant(
         batch_size: refine["batch_size"].as_u64().unwrap_or(0),
         peak_rss_bytes: report["peak_rss_bytes"].as_u64().unwrap_or(0),
         predicted_peak_bytes: report["memory_plan"]["predicted_peak_bytes"].as_u64(),
+        measured_peak_bytes: report["measured_memory"]["peak_above_baseline_bytes"].as_u64(),
     })
 }
 
@@ -287,7 +301,7 @@ impl BenchReport {
     /// The report as a table.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "{} frames on {} ({}, {} total)\n{:<24} {:>8} {:>9} {:>9} {:>7} {:>6} {:>12} {:>12}\n",
+            "{} frames on {} ({}, {} total)\n{:<24} {:>8} {:>9} {:>9} {:>7} {:>6} {:>12} {:>12} {:>12} {:>6}\n",
             self.frames,
             self.device.kind,
             self.device.name,
@@ -299,7 +313,9 @@ impl BenchReport {
             "UNet",
             "batch",
             "peak RSS",
-            "predicted"
+            "predicted",
+            "measured",
+            "p/m"
         );
         for r in &self.results {
             let refine_fps = r
@@ -308,7 +324,7 @@ impl BenchReport {
                 .find(|s| s.0 == "refine")
                 .map_or(0.0, |s| s.2);
             out.push_str(&format!(
-                "{:<24} {:>8.2} {:>9.2} {:>9.2} {:>7} {:>6} {:>12} {:>12}\n",
+                "{:<24} {:>8.2} {:>9.2} {:>9.2} {:>7} {:>6} {:>12} {:>12} {:>12} {:>6}\n",
                 r.variant.name,
                 r.wall_secs,
                 stage_secs(r, "refine"),
@@ -318,6 +334,10 @@ impl BenchReport {
                 gib(r.peak_rss_bytes),
                 r.predicted_peak_bytes
                     .map(gib)
+                    .unwrap_or_else(|| "-".into()),
+                r.measured_peak_bytes.map(gib).unwrap_or_else(|| "-".into()),
+                r.predicted_over_measured()
+                    .map(|x| format!("{x:.2}"))
                     .unwrap_or_else(|| "-".into())
             ));
         }

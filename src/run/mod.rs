@@ -30,6 +30,7 @@ use crate::core::{
     RunReport, StageClock,
 };
 use crate::diffusion::stage::RefineStage;
+use crate::memory::monitor::PeakMonitor;
 use crate::render::placement::{self, Placement};
 use crate::render::scene::ProductModel;
 use crate::render::{RenderJob, RenderStage};
@@ -68,6 +69,7 @@ struct Prepared {
 
 /// Runs the main job and returns its report (also written next to the output).
 pub fn run(cfg: &RunConfig, progress: &dyn Progress) -> Result<RunReport> {
+    let monitor = PeakMonitor::start(&crate::nn::device());
     let mut p = prepare(cfg, false, progress)?;
     let renders = p.workdir.stage("render")?;
     let composites = p.workdir.stage("composite")?;
@@ -116,7 +118,7 @@ pub fn run(cfg: &RunConfig, progress: &dyn Progress) -> Result<RunReport> {
         p.report.stages.push(refine);
     }
     p.report.stages.push(clocks.encode.report());
-    p.report.peak_rss_bytes = report::peak_rss_bytes();
+    close_memory(&mut p.report, monitor);
     write_report(&p.report, &cfg.output)?;
     Ok(p.report)
 }
@@ -269,6 +271,7 @@ fn new_report(cfg: &RunConfig, clip: &ClipSummary, placement: &Placement) -> Run
         model: None,
         peak_rss_bytes: 0,
         memory_plan: None,
+        measured_memory: None,
         device: serde_json::to_value(crate::memory::profile::DeviceProfile::current()).ok(),
         warnings: Vec::new(),
     }
@@ -620,6 +623,7 @@ fn spawn_encoder(
 /// `<nr>.shadow.png`, multiplicative; `<nr>.mask.png`; `<nr>.depth.png`, 16-bit millimetres)
 /// into the `--output` directory.
 pub fn render_layers(cfg: &RunConfig, progress: &dyn Progress) -> Result<RunReport> {
+    let monitor = PeakMonitor::start(&crate::nn::device());
     let mut p = prepare(cfg, true, progress)?;
     let renders = p.workdir.stage("render")?;
     let mut clock = StageClock::new("render");
@@ -646,9 +650,15 @@ pub fn render_layers(cfg: &RunConfig, progress: &dyn Progress) -> Result<RunRepo
     p.report.stages = p.track_stage.take().into_iter().collect();
     p.report.stages.push(clock.report());
     p.report.output_written = true;
-    p.report.peak_rss_bytes = report::peak_rss_bytes();
+    close_memory(&mut p.report, monitor);
     write_json(&cfg.output.join("report.json"), &p.report)?;
     Ok(p.report)
+}
+
+/// The report's memory figures: peak host RSS and the device memory the run used.
+fn close_memory(report: &mut RunReport, monitor: PeakMonitor) {
+    report.peak_rss_bytes = report::peak_rss_bytes();
+    report.measured_memory = serde_json::to_value(monitor.finish()).ok();
 }
 
 fn json_string<T: serde::Serialize>(v: &T) -> String {
