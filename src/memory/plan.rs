@@ -171,6 +171,21 @@ fn pose_stage(req: &PlanRequest, counts: &ParameterCounts, pairs: usize) -> Resu
     Ok(stage("pose", counts.pose * s, act, pairs, req.dtype))
 }
 
+/// Diffusion batch sizes to try, largest first: [`BATCHES`] up to the user's cap, the cap
+/// itself first when it is not one of them (`--batch-size 3` is planned at 3).
+fn allowed_batches(max_batch: Option<usize>) -> Vec<usize> {
+    let mut allowed: Vec<usize> = max_batch
+        .filter(|m| *m > 0 && !BATCHES.contains(m))
+        .into_iter()
+        .collect();
+    allowed.extend(
+        BATCHES
+            .into_iter()
+            .filter(|&b| max_batch.is_none_or(|m| b <= m)),
+    );
+    allowed
+}
+
 fn peak(stages: &[StagePlan]) -> u64 {
     stages.iter().map(|s| s.peak_bytes).max().unwrap_or(0)
 }
@@ -179,10 +194,7 @@ fn peak(stages: &[StagePlan]) -> u64 {
 pub fn plan(req: &PlanRequest) -> Result<Plan> {
     let counts = ParameterCounts::of(&req.configs)?;
     let usable = (req.budget_bytes as f64 * USABLE_FRACTION) as u64;
-    let allowed: Vec<usize> = BATCHES
-        .into_iter()
-        .filter(|&b| req.max_batch.is_none_or(|m| b <= m))
-        .collect();
+    let allowed = allowed_batches(req.max_batch);
     let mut stages = Vec::new();
     if req.pose {
         let pose = BATCHES
@@ -379,5 +391,9 @@ mod tests {
         let mut req = request(80, DType::F16);
         req.max_batch = Some(2);
         assert_eq!(plan(&req).unwrap().diffusion_batch, 2);
+        req.max_batch = Some(3);
+        assert_eq!(plan(&req).unwrap().diffusion_batch, 3);
+        assert_eq!(allowed_batches(Some(12)), [12, 8, 4, 2, 1]);
+        assert_eq!(allowed_batches(None), BATCHES);
     }
 }

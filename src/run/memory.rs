@@ -26,8 +26,9 @@ fn configs(dirs: &ComponentDirs) -> Result<NetworkConfigs> {
 }
 
 /// Plans the diffusion stages of `cfg` for frames of `frame` size and `frames` frames.
-/// Returns the plan; `--batch-size N` above what fits in an explicit `--vram-budget` is an
-/// error with the numbers.
+/// Returns the plan, at the user's `--batch-size` when one is set and fits (so that its
+/// predicted peak is for the batch the run uses); `--batch-size N` above what fits in an
+/// explicit `--vram-budget` is an error with the numbers.
 pub(super) fn plan_refine(
     cfg: &RunConfig,
     dirs: &ComponentDirs,
@@ -65,5 +66,11 @@ pub(super) fn plan_refine(
             });
         }
     }
-    Ok(planned)
+    match opts.batch_size {
+        Some(wanted) if wanted != planned.diffusion_batch => plan(&PlanRequest {
+            max_batch: Some(wanted),
+            ..req
+        }),
+        _ => Ok(planned),
+    }
 }
