@@ -168,14 +168,23 @@ impl ClipTextModel {
         })
     }
 
-    /// Loads a diffusers `text_encoder/` folder (`config.json`, `model.safetensors`).
+    /// Loads a diffusers `text_encoder/` folder (`config.json`, `model.safetensors`). SD 1.5
+    /// checkpoints name the tensors `text_model.…`; transformers 5 saves a `CLIPTextModel`
+    /// without that prefix; both load.
     pub fn load(dir: &Path, dtype: DType, device: &Device) -> crate::Result<Self> {
         super::weights::load_component(
             dir,
             super::weights::TRANSFORMERS_WEIGHTS,
             dtype,
             device,
-            |vb, cfg: ClipTextConfig| Self::new(vb.pp("text_model"), &cfg),
+            |vb, cfg: ClipTextConfig| {
+                let vb = if vb.contains_tensor("embeddings.token_embedding.weight") {
+                    vb
+                } else {
+                    vb.pp("text_model")
+                };
+                Self::new(vb, &cfg)
+            },
         )
     }
 
