@@ -48,11 +48,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn track(args: &TrackArgs) -> anyhow::Result<()> {
     let job = args.validate()?;
     let bars = Bars::new(!args.quiet);
-    let (stage, warnings) = vanelia::run::track_only(&job, &bars)?;
+    let report = vanelia::run::track_only(&job, &bars)?;
     if !args.quiet {
-        for w in &warnings {
+        for w in &report.warnings {
             eprintln!("warning: [track] {w}");
         }
+        let Some(stage) = report.stages.first() else {
+            return Ok(());
+        };
         if let Some(t) = &stage.tracking {
             eprintln!(
                 "tracked {} frames ({} keyframes, {} pairs) in {:.1} s; alignment loss {:.4} -> {:.4}",
@@ -64,7 +67,11 @@ fn track(args: &TrackArgs) -> anyhow::Result<()> {
                 t.align_loss[1]
             );
         }
-        eprintln!("wrote {}", job.output.display());
+        eprintln!(
+            "wrote {} and {}",
+            job.output.display(),
+            vanelia::run::report_path(&job.output).display()
+        );
     }
     Ok(())
 }
@@ -98,8 +105,14 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         .skip(1)
         .collect();
     let diffusion = args.run.refine == RefineArg::Diffusion;
-    let report =
-        vanelia::run::bench::run_bench(&exe, &user, diffusion, args.bench_frames, &args.bench_dir)?;
+    let report = vanelia::run::bench::run_bench(
+        &exe,
+        &user,
+        args.bench_stage,
+        diffusion,
+        args.bench_frames,
+        &args.bench_dir,
+    )?;
     print!("{}", report.table());
     eprintln!("wrote {}", args.bench_dir.join("bench.json").display());
     Ok(())

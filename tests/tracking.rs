@@ -376,6 +376,60 @@ mod cli {
     }
 
     #[test]
+    fn track_takes_the_first_frames_and_reports_beside_the_poses() {
+        let dir = tempfile::tempdir().unwrap();
+        let poses = dir.path().join("poses.json");
+        let mut cmd = track_cmd(dir.path(), &asset("demo.mp4"), &poses);
+        assert_ok(&cmd.args(["--max-frames", "12"]).output().unwrap());
+        assert_eq!(CameraTrack::read(&poses).unwrap().poses.len(), 12);
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("poses.report.json")).unwrap(),
+        )
+        .unwrap();
+        let stage = &report["stages"][0];
+        assert_eq!(stage["name"], "track");
+        assert_eq!(stage["frames_processed"], 12);
+        assert_eq!(stage["tracking"]["pair_batch"], 8);
+        assert!(report["measured_memory"]["peak_bytes"].as_u64().unwrap() > 0);
+        // one frame cannot be tracked
+        let mut cmd = track_cmd(dir.path(), &asset("demo.mp4"), &poses);
+        let err = assert_fails(&cmd.args(["--max-frames", "1"]).output().unwrap());
+        assert!(err.contains("--max-frames"), "{err}");
+    }
+
+    #[test]
+    fn bench_times_the_pose_stage_alone_at_two_pair_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let bench = dir.path().join("bench");
+        let mut cmd = vanelia_sub(dir.path(), "bench");
+        cmd.args(["--bench-stage", "track", "--bench-frames", "10"])
+            .args(["--bench-dir", s(&bench)])
+            .args(["--input", s(&asset("demo.mp4"))])
+            // main-job options are left out of the tracker's command line
+            .args(["--model", s(&asset("product.glb")), "--refine", "classic"])
+            .args(["--pose-weights", s(&tiny_pose_model())])
+            .args(FAST);
+        assert_ok(&cmd.output().unwrap());
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(bench.join("bench.json")).unwrap())
+                .unwrap();
+        assert_eq!(report["focus"], "track");
+        let results = report["results"].as_array().unwrap();
+        assert_eq!(results.len(), 2);
+        for (r, batch) in results.iter().zip([8, 1]) {
+            assert_eq!(r["batch_size"], batch);
+            // 10 frames, keyframes every 8 (0, 8, 9): 6 keyframe pairs + 7 frames × 2
+            assert_eq!(r["pose_pairs"], 20, "{r}");
+            assert!(r["measured_peak_bytes"].as_u64().unwrap() > 0);
+        }
+        let table = std::fs::read_to_string(bench.join("bench.txt")).unwrap();
+        assert!(
+            table.contains("track throughput pair batch 8 / batch 1"),
+            "{table}"
+        );
+    }
+
+    #[test]
     fn main_job_tracks_without_poses_and_reuses_the_track() {
         let dir = tempfile::tempdir().unwrap();
         let output = dir.path().join("out.mp4");

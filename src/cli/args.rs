@@ -37,8 +37,8 @@ pub enum Command {
     /// Print the memory plan for a device budget (per stage: weights, activations, batch,
     /// dtype, peak) without loading anything.
     Plan(PlanArgs),
-    /// Run the main job on a few frames under several settings (schedulers, batch sizes) and
-    /// report time, UNet evaluations and memory of each.
+    /// Run the main job (or the pose stage alone) on a few frames under several settings
+    /// (schedulers, batch sizes) and report time, work done and memory of each.
     Bench(Box<BenchArgs>),
 }
 
@@ -51,6 +51,10 @@ pub struct BenchArgs {
     /// Folder for the runs' outputs and the report (bench.json, bench.txt).
     #[arg(long, default_value = "vanelia-bench")]
     pub bench_dir: std::path::PathBuf,
+    /// What to run: the main job, or the pose stage alone (`vanelia track` on the first
+    /// --bench-frames frames, with the tracker options given here).
+    #[arg(long, value_enum, default_value_t = crate::run::bench::BenchStage::Pipeline)]
+    pub bench_stage: crate::run::bench::BenchStage,
     /// The main job's options (`--output` is ignored: each run writes into the bench folder).
     #[command(flatten)]
     pub run: RunArgs,

@@ -114,6 +114,10 @@ pub struct TrackArgs {
     /// Frame rate of image-sequence input.
     #[arg(long, default_value_t = 25.0)]
     pub fps: f64,
+    /// Track only the first N frames (a quick look at a long clip, or a benchmark); the poses
+    /// file then covers frames 0..N.
+    #[arg(long, value_name = "N")]
+    pub max_frames: Option<u64>,
     /// Never download weights (also HF_HUB_OFFLINE=1).
     #[arg(long)]
     pub offline: bool,
@@ -133,11 +137,17 @@ impl TrackArgs {
             self.fps.is_finite() && self.fps > 0.0 && self.fps <= 1000.0,
             "must be in (0, 1000]",
         )?;
+        check(
+            "--max-frames",
+            self.max_frames.is_none_or(|n| n >= 2),
+            "must be at least 2 (tracking needs two views)",
+        )?;
         Ok(crate::run::TrackJob {
             input: self.input.clone(),
             seq_rate: super::args::rate_of(self.fps),
             output: self.output.clone(),
             colmap: self.colmap.clone(),
+            max_frames: self.max_frames,
             options: self.pose.validate(self.offline)?,
         })
     }

@@ -131,7 +131,10 @@ pub fn track_frames(
     };
     Ok(TrackedClip {
         track,
-        stats: outcome.stats,
+        stats: TrackStats {
+            pair_batch: options.batch,
+            ..outcome.stats
+        },
         warnings: outcome.warnings,
     })
 }

@@ -59,6 +59,8 @@ pub struct TrackStats {
     pub keyframe_pairs: usize,
     /// Directed pairs used to register the other frames.
     pub registration_pairs: usize,
+    /// Pairs per network batch (`--pose-batch`).
+    pub pair_batch: usize,
     /// Alignment loss at the start and at the end.
     pub align_loss: [f64; 2],
     /// Alignment iterations.

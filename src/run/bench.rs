@@ -4,8 +4,11 @@
 //! predicted peak against the device memory the run was measured to use.
 //!
 //! Comparisons (diffusion refinement): DPM++ 2M Karras 12 against DDIM 20 at equal strength
-//! and at the same start noise level (`--start-sigma`), and batch 8 against batch 1.
+//! and at the same start noise level (`--start-sigma`), and batch 8 against batch 1. With
+//! `--bench-stage track` the pose stage alone (`vanelia track` on the first N frames): pair
+//! batch 8 against batch 1.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,21 +27,86 @@ pub struct BenchVariant {
     pub args: Vec<String>,
 }
 
-/// Options a variant sets, removed from the user's arguments first (with their values).
-const OVERRIDDEN: [&str; 10] = [
-    "--scheduler",
-    "--steps",
-    "--strength",
-    "--start-sigma",
-    "--batch-size",
-    "--frames",
-    "--output",
-    "-o",
-    "--workdir",
-    "--vram-budget",
-];
-/// Flags (no value) a variant sets.
-const OVERRIDDEN_FLAGS: [&str; 3] = ["--force", "--quiet", "-q"];
+/// What a bench runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BenchStage {
+    /// The main job (with `--refine diffusion`: the scheduler and batch comparisons).
+    Pipeline,
+    /// The pose stage alone (`vanelia track --max-frames N`).
+    Track,
+}
+
+impl BenchStage {
+    /// Options the bench sets for each run, removed from the user's arguments first.
+    fn overridden(self) -> &'static [&'static str] {
+        match self {
+            Self::Pipeline => &[
+                "--scheduler",
+                "--steps",
+                "--strength",
+                "--start-sigma",
+                "--batch-size",
+                "--frames",
+                "--output",
+                "-o",
+                "--workdir",
+                "--vram-budget",
+                "--force",
+                "--quiet",
+                "-q",
+            ],
+            Self::Track => &[
+                "--output",
+                "-o",
+                "--max-frames",
+                "--pose-batch",
+                "--quiet",
+                "-q",
+            ],
+        }
+    }
+
+    /// The stage whose time the comparisons use.
+    fn focus(self, diffusion: bool) -> &'static str {
+        match self {
+            Self::Track => "track",
+            Self::Pipeline if diffusion => "refine",
+            Self::Pipeline => "composite",
+        }
+    }
+}
+
+/// Options of a command: flag (`--name`, `-c`) → whether it takes a value.
+fn option_table(cmd: &clap::Command) -> HashMap<String, bool> {
+    let mut table = HashMap::new();
+    for arg in cmd.get_arguments() {
+        let takes = arg.get_action().takes_values();
+        if let Some(long) = arg.get_long() {
+            table.insert(format!("--{long}"), takes);
+        }
+        if let Some(short) = arg.get_short() {
+            table.insert(format!("-{short}"), takes);
+        }
+    }
+    table
+}
+
+/// The options `vanelia bench` accepts (its own and the main job's).
+fn bench_options() -> HashMap<String, bool> {
+    option_table(&<crate::cli::args::BenchArgs as clap::Args>::augment_args(
+        clap::Command::new("bench"),
+    ))
+}
+
+/// The options `vanelia track` accepts.
+fn track_options() -> HashMap<String, bool> {
+    option_table(
+        &<crate::cli::pose_args::TrackArgs as clap::Args>::augment_args(clap::Command::new(
+            "track",
+        )),
+    )
+}
 
 /// The start noise level of DPM++ 2M Karras with `steps` steps at `strength` (SD 1.5 schedule).
 pub fn dpm_start_sigma(steps: usize, strength: f64) -> f64 {
@@ -50,9 +118,17 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| (*s).to_string()).collect()
 }
 
-/// The settings compared: with diffusion refinement the scheduler and batch comparisons, else
-/// the pipeline once.
-pub fn variants(diffusion: bool) -> Vec<BenchVariant> {
+/// The settings compared: for the pose stage pair batch 8 and 1; with diffusion refinement the
+/// scheduler and batch comparisons; else the pipeline once.
+pub fn variants(stage: BenchStage, diffusion: bool) -> Vec<BenchVariant> {
+    if stage == BenchStage::Track {
+        return [8, 1]
+            .map(|b| BenchVariant {
+                name: format!("pose_b{b}"),
+                args: strings(&["--pose-batch", &b.to_string()]),
+            })
+            .to_vec();
+    }
     if !diffusion {
         return vec![BenchVariant {
             name: "pipeline".into(),
@@ -90,28 +166,30 @@ pub fn variants(diffusion: bool) -> Vec<BenchVariant> {
     ]
 }
 
-/// The user's run arguments without the options the variants set.
-pub fn base_args(user: &[String]) -> Vec<String> {
+/// The user's arguments that go to every run of `stage`: without the bench's own options and
+/// those the bench sets, and for the pose stage only those `vanelia track` takes (values
+/// travel with their options).
+pub fn base_args(user: &[String], stage: BenchStage) -> Vec<String> {
+    let bench = bench_options();
+    let track = (stage == BenchStage::Track).then(track_options);
     let mut out = Vec::new();
-    let mut skip_value = false;
-    for arg in user {
-        if skip_value {
-            skip_value = false;
-            continue;
-        }
+    let mut args = user.iter();
+    while let Some(arg) = args.next() {
         let name = arg.split('=').next().unwrap_or(arg);
-        if OVERRIDDEN.contains(&name) || bench_only(name) {
-            skip_value = !arg.contains('=');
-        } else if !OVERRIDDEN_FLAGS.contains(&arg.as_str()) {
+        let value = if !arg.contains('=') && bench.get(name).copied().unwrap_or(false) {
+            args.next()
+        } else {
+            None
+        };
+        let keep = !name.starts_with("--bench-")
+            && !stage.overridden().contains(&name)
+            && track.as_ref().is_none_or(|t| t.contains_key(name));
+        if keep {
             out.push(arg.clone());
+            out.extend(value.cloned());
         }
     }
     out
-}
-
-/// `bench`'s own options (taken out before the main job sees the arguments).
-fn bench_only(name: &str) -> bool {
-    name == "--bench-frames" || name == "--bench-dir"
 }
 
 /// One variant's measured figures.
@@ -125,8 +203,10 @@ pub struct BenchResult {
     pub stages: Vec<(String, f64, f64)>,
     /// UNet evaluations.
     pub unet_evaluations: u64,
-    /// Diffusion frames per batch used.
+    /// Diffusion frames (or pose pairs) per batch used.
     pub batch_size: u64,
+    /// Pairs through the pose network (keyframe graph and registration), when tracked.
+    pub pose_pairs: u64,
     /// Peak resident host memory of the process.
     pub peak_rss_bytes: u64,
     /// The memory plan's predicted peak (device memory), when the run planned.
@@ -148,6 +228,10 @@ impl BenchResult {
 /// The bench report.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
+    /// What ran.
+    pub stage: BenchStage,
+    /// The stage the comparisons time.
+    pub focus: String,
     /// Frames per run.
     pub frames: u64,
     /// The machine.
@@ -163,6 +247,7 @@ pub struct BenchReport {
 pub fn run_bench(
     exe: &Path,
     user_args: &[String],
+    stage: BenchStage,
     diffusion: bool,
     frames: u64,
     dir: &Path,
@@ -174,13 +259,17 @@ pub fn run_bench(
             dir,
         )
     })?;
-    let base = base_args(user_args);
+    let base = base_args(user_args, stage);
+    let focus = stage.focus(diffusion);
     let mut results = Vec::new();
-    for variant in variants(diffusion) {
-        results.push(run_variant(exe, &base, &variant, frames, dir)?);
+    for variant in variants(stage, diffusion) {
+        let (command, output) = command(exe, &base, &variant, stage, frames, dir);
+        results.push(run_variant(command, &output, &variant)?);
     }
-    let ratios = ratios(&results);
+    let ratios = ratios(&results, focus);
     let report = BenchReport {
+        stage,
+        focus: focus.into(),
         frames,
         device: DeviceProfile::current(),
         results,
@@ -192,29 +281,54 @@ pub fn run_bench(
     Ok(report)
 }
 
-fn run_variant(
+/// The command line of one run and the output it writes (its report lies beside it).
+fn command(
     exe: &Path,
     base: &[String],
     variant: &BenchVariant,
+    stage: BenchStage,
     frames: u64,
     dir: &Path,
-) -> Result<BenchResult> {
+) -> (Command, PathBuf) {
     let out_dir = dir.join(&variant.name);
-    let output: PathBuf = out_dir.join("%06d.png");
-    let started = std::time::Instant::now();
-    let status = Command::new(exe)
+    let mut command = Command::new(exe);
+    let output = match stage {
+        BenchStage::Pipeline => {
+            command
+                .args(["--frames", &format!("0..{frames}"), "--force"])
+                .arg("--workdir")
+                .arg(dir.join(format!("{}.workdir", variant.name)));
+            out_dir.join("%06d.png")
+        }
+        BenchStage::Track => {
+            command
+                .arg("track")
+                .args(["--max-frames", &frames.to_string()]);
+            out_dir.join("poses.json")
+        }
+    };
+    command
         .args(base)
         .args(&variant.args)
-        .args(["--frames", &format!("0..{frames}"), "--force", "--quiet"])
+        .arg("--quiet")
         .arg("--output")
-        .arg(&output)
-        .arg("--workdir")
-        .arg(dir.join(format!("{}.workdir", variant.name)))
-        .output()
-        .map_err(|e| Error::Unavailable {
-            what: "bench",
-            hint: format!("could not start {} ({e})", exe.display()),
+        .arg(&output);
+    (command, output)
+}
+
+fn run_variant(mut command: Command, output: &Path, variant: &BenchVariant) -> Result<BenchResult> {
+    if let Some(parent) = output.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::Io {
+            op: "create bench folder",
+            path: parent.to_path_buf(),
+            source: e,
         })?;
+    }
+    let started = std::time::Instant::now();
+    let status = command.output().map_err(|e| Error::Unavailable {
+        what: "bench",
+        hint: format!("could not start {:?} ({e})", command.get_program()),
+    })?;
     let wall_secs = started.elapsed().as_secs_f64();
     if !status.status.success() {
         return Err(Error::Unavailable {
@@ -226,7 +340,7 @@ fn run_variant(
             ),
         });
     }
-    let report_path = out_dir.join("report.json");
+    let report_path = super::report_path(output);
     let text = std::fs::read_to_string(&report_path).map_err(|e| Error::Io {
         op: "read run report",
         path: report_path.clone(),
@@ -247,17 +361,23 @@ fn run_variant(
                 .collect()
         })
         .unwrap_or_default();
-    let refine = report["stages"]
-        .as_array()
-        .and_then(|a| a.iter().find(|s| s["name"] == "refine"))
-        .map(|s| s["diffusion"].clone())
-        .unwrap_or_default();
+    let stage_entry = |name: &str, field: &str| {
+        report["stages"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["name"] == name))
+            .map(|s| s[field].clone())
+            .unwrap_or_default()
+    };
+    let refine = stage_entry("refine", "diffusion");
+    let tracking = stage_entry("track", "tracking");
+    let count = |v: &serde_json::Value, key: &str| v[key].as_u64().unwrap_or(0);
     Ok(BenchResult {
         variant: variant.clone(),
         wall_secs,
         stages,
-        unet_evaluations: refine["unet_evaluations"].as_u64().unwrap_or(0),
-        batch_size: refine["batch_size"].as_u64().unwrap_or(0),
+        unet_evaluations: count(&refine, "unet_evaluations"),
+        batch_size: count(&refine, "batch_size").max(count(&tracking, "pair_batch")),
+        pose_pairs: count(&tracking, "keyframe_pairs") + count(&tracking, "registration_pairs"),
         peak_rss_bytes: report["peak_rss_bytes"].as_u64().unwrap_or(0),
         predicted_peak_bytes: report["memory_plan"]["predicted_peak_bytes"].as_u64(),
         measured_peak_bytes: report["measured_memory"]["peak_above_baseline_bytes"].as_u64(),
@@ -268,49 +388,57 @@ fn stage_secs(r: &BenchResult, name: &str) -> f64 {
     r.stages.iter().find(|s| s.0 == name).map_or(0.0, |s| s.1)
 }
 
-fn ratios(results: &[BenchResult]) -> Vec<(String, f64)> {
+fn ratios(results: &[BenchResult], focus: &str) -> Vec<(String, f64)> {
     let by = |name: &str| results.iter().find(|r| r.variant.name == name);
     let mut out = Vec::new();
-    let mut ratio = |label: &str, a: Option<&BenchResult>, b: Option<&BenchResult>| {
-        if let (Some(a), Some(b)) = (a, b) {
-            let (ta, tb) = (stage_secs(a, "refine"), stage_secs(b, "refine"));
+    let mut ratio = |label: &str, a: &str, b: &str| {
+        if let (Some(a), Some(b)) = (by(a), by(b)) {
+            let (ta, tb) = (stage_secs(a, focus), stage_secs(b, focus));
             if tb > 0.0 {
-                out.push((label.to_string(), ta / tb));
+                out.push((format!("{focus} {label}"), ta / tb));
             }
         }
     };
     ratio(
-        "refine time DDIM 20 / DPM++ 12, strength 0.3",
-        by("ddim20_s0.3_b8"),
-        by("dpmpp12_s0.3_b8"),
+        "time DDIM 20 / DPM++ 12, strength 0.3",
+        "ddim20_s0.3_b8",
+        "dpmpp12_s0.3_b8",
     );
     ratio(
-        "refine time DDIM 20 / DPM++ 12, same start sigma",
-        by("ddim20_same_sigma_b8"),
-        by("dpmpp12_s0.3_b8"),
+        "time DDIM 20 / DPM++ 12, same start sigma",
+        "ddim20_same_sigma_b8",
+        "dpmpp12_s0.3_b8",
     );
     ratio(
-        "refine throughput batch 8 / batch 1",
-        by("dpmpp12_s0.3_b1"),
-        by("dpmpp12_s0.3_b8"),
+        "throughput batch 8 / batch 1",
+        "dpmpp12_s0.3_b1",
+        "dpmpp12_s0.3_b8",
     );
+    ratio("throughput pair batch 8 / batch 1", "pose_b1", "pose_b8");
     out
 }
 
+/// `bytes` for a table cell, `-` when unknown.
+fn cell_bytes(bytes: Option<u64>) -> String {
+    bytes.map(gib).unwrap_or_else(|| "-".into())
+}
+
 impl BenchReport {
-    /// The report as a table.
+    /// The report as a table: per setting the focus stage's time and frames/s, its work
+    /// (UNet evaluations or pose pairs), batch, memory.
     pub fn table(&self) -> String {
+        let focus = self.focus.as_str();
         let mut out = format!(
-            "{} frames on {} ({}, {} total)\n{:<24} {:>8} {:>9} {:>9} {:>7} {:>6} {:>12} {:>12} {:>12} {:>6}\n",
+            "{} frames on {} ({}, {} total)\n{:<24} {:>8} {:>10} {:>10} {:>7} {:>6} {:>12} {:>12} {:>12} {:>6}\n",
             self.frames,
             self.device.kind,
             self.device.name,
             gib(self.device.total_bytes),
             "setting",
             "wall s",
-            "refine s",
-            "refine/s",
-            "UNet",
+            format!("{focus} s"),
+            "frames/s",
+            if self.stage == BenchStage::Track { "pairs" } else { "UNet" },
             "batch",
             "peak RSS",
             "predicted",
@@ -318,24 +446,23 @@ impl BenchReport {
             "p/m"
         );
         for r in &self.results {
-            let refine_fps = r
-                .stages
-                .iter()
-                .find(|s| s.0 == "refine")
-                .map_or(0.0, |s| s.2);
+            let fps = r.stages.iter().find(|s| s.0 == focus).map_or(0.0, |s| s.2);
+            let work = if self.stage == BenchStage::Track {
+                r.pose_pairs
+            } else {
+                r.unet_evaluations
+            };
             out.push_str(&format!(
-                "{:<24} {:>8.2} {:>9.2} {:>9.2} {:>7} {:>6} {:>12} {:>12} {:>12} {:>6}\n",
+                "{:<24} {:>8.2} {:>10.2} {:>10.2} {:>7} {:>6} {:>12} {:>12} {:>12} {:>6}\n",
                 r.variant.name,
                 r.wall_secs,
-                stage_secs(r, "refine"),
-                refine_fps,
-                r.unet_evaluations,
+                stage_secs(r, focus),
+                fps,
+                work,
                 r.batch_size,
                 gib(r.peak_rss_bytes),
-                r.predicted_peak_bytes
-                    .map(gib)
-                    .unwrap_or_else(|| "-".into()),
-                r.measured_peak_bytes.map(gib).unwrap_or_else(|| "-".into()),
+                cell_bytes(r.predicted_peak_bytes),
+                cell_bytes(r.measured_peak_bytes),
                 r.predicted_over_measured()
                     .map(|x| format!("{x:.2}"))
                     .unwrap_or_else(|| "-".into())
@@ -369,11 +496,38 @@ mod tests {
             "3",
         ]);
         assert_eq!(
-            base_args(&user),
+            base_args(&user, BenchStage::Pipeline),
             strings(&["--input", "a.mp4", "--refine", "diffusion"])
+        );
+        // the pose stage gets only what `vanelia track` takes
+        let user = strings(&[
+            "-i",
+            "a.mp4",
+            "--model",
+            "p.glb",
+            "--pose-size=224",
+            "--pose-batch",
+            "4",
+            "--keyframe-every",
+            "5",
+            "--refine",
+            "diffusion",
+            "--offline",
+        ]);
+        assert_eq!(
+            base_args(&user, BenchStage::Track),
+            strings(&[
+                "-i",
+                "a.mp4",
+                "--pose-size=224",
+                "--keyframe-every",
+                "5",
+                "--offline"
+            ])
         );
         // the README's figure
         assert!((dpm_start_sigma(12, 0.3) - 0.147).abs() < 1e-3);
-        assert_eq!(variants(true).len(), 4);
+        assert_eq!(variants(BenchStage::Pipeline, true).len(), 4);
+        assert_eq!(variants(BenchStage::Track, false).len(), 2);
     }
 }

@@ -18,7 +18,7 @@ mod memory;
 mod refine;
 mod track;
 
-pub use track::{track_only, TrackJob};
+pub use track::{track_only, TrackJob, TrackReport};
 
 pub use contact_sheet::sheet_path;
 

@@ -65,7 +65,7 @@ pub(super) fn obtain(
         }
     }
     let started = Instant::now();
-    let tracked = compute(source, options, progress)?;
+    let tracked = compute(source, options, None, progress)?;
     tracked.track.write(&cached)?;
     crate::core::atomic::write(&key_file, key.as_bytes())?;
     let mut stage =
@@ -78,9 +78,16 @@ pub(super) fn obtain(
     })
 }
 
-fn compute(source: &Source, options: &PoseOptions, progress: &dyn Progress) -> Result<TrackedClip> {
-    let frames = source.spawn_decoder(8);
-    track_frames(frames.into_iter(), options, progress)
+/// Tracks the clip's frames, or its first `limit` frames.
+fn compute(
+    source: &Source,
+    options: &PoseOptions,
+    limit: Option<u64>,
+    progress: &dyn Progress,
+) -> Result<TrackedClip> {
+    let frames = source.spawn_decoder(8).into_iter();
+    let limit = limit.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    track_frames(frames.take(limit), options, progress)
 }
 
 /// What `vanelia track` was asked to do.
@@ -94,25 +101,65 @@ pub struct TrackJob {
     pub output: PathBuf,
     /// COLMAP text model folder to write, if any.
     pub colmap: Option<PathBuf>,
+    /// Track only the first this many frames.
+    pub max_frames: Option<u64>,
     /// Tracker options.
     pub options: PoseOptions,
 }
 
-/// Runs the pose stage alone: decodes the input, tracks, writes the poses file (and the
-/// COLMAP model). Returns the stage report and the tracker's warnings.
-pub fn track_only(job: &TrackJob, progress: &dyn Progress) -> Result<(StageReport, Vec<String>)> {
+/// What `vanelia track` did, written next to the poses file (`poses.report.json` for
+/// `poses.json`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrackReport {
+    /// `vanelia` version.
+    pub tool_version: String,
+    /// Input video or image sequence.
+    pub input: PathBuf,
+    /// Poses file written.
+    pub output: PathBuf,
+    /// The pose stage (one entry, in the run report's `stages` form).
+    pub stages: Vec<StageReport>,
+    /// The tracker's warnings.
+    pub warnings: Vec<String>,
+    /// Peak resident set size of the process in bytes.
+    pub peak_rss_bytes: u64,
+    /// The compute device and its memory.
+    pub device: crate::memory::profile::DeviceProfile,
+    /// Device memory the stage used, sampled while it ran.
+    pub measured_memory: crate::memory::monitor::MeasuredMemory,
+}
+
+/// Runs the pose stage alone: decodes the input (or its first `max_frames` frames), tracks,
+/// writes the poses file (and the COLMAP model) and the report beside it.
+pub fn track_only(job: &TrackJob, progress: &dyn Progress) -> Result<TrackReport> {
     crate::pose::stage::preflight(&job.options)?;
     let source = Source::open(&job.input, job.seq_rate)?;
     let clip = source.summary();
     crate::video::check_writable(&job.output)?;
+    let device = crate::memory::profile::DeviceProfile::current();
+    let monitor = crate::memory::monitor::PeakMonitor::start(&crate::nn::device());
     let started = Instant::now();
-    let tracked = compute(&source, &job.options, progress)?;
+    let tracked = compute(&source, &job.options, job.max_frames, progress)?;
     tracked.track.write(&job.output)?;
     if let Some(dir) = &job.colmap {
         crate::core::colmap::write(&tracked.track, dir)?;
     }
-    let mut stage =
-        StageReport::computed("track", clip.frame_count, started.elapsed().as_secs_f64());
+    let frames = job
+        .max_frames
+        .map_or(clip.frame_count, |n| n.min(clip.frame_count));
+    let mut stage = StageReport::computed("track", frames, started.elapsed().as_secs_f64());
     stage.tracking = Some(tracked.stats);
-    Ok((stage, tracked.warnings))
+    let report = TrackReport {
+        tool_version: TOOL_VERSION.into(),
+        input: job.input.clone(),
+        output: job.output.clone(),
+        stages: vec![stage],
+        warnings: tracked.warnings,
+        peak_rss_bytes: crate::core::report::peak_rss_bytes(),
+        device,
+        measured_memory: monitor.finish(),
+    };
+    let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
+    crate::core::atomic::write(&super::report_path(&job.output), &json)?;
+    Ok(report)
 }
