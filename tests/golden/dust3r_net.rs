@@ -1,12 +1,12 @@
 use std::collections::BTreeSet;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use vanelia::pose::model::Dust3r;
 use vanelia::pose::rope::Rope2d;
 use vanelia::pose::trace::Trace;
 use vanelia::pose::weights;
 
-use crate::harness::{assert_close, assert_close_rel, cases, Case};
+use crate::harness::{assert_close, assert_close_rel, cases, device, Case};
 
 const ENV: &str = "VANELIA_GOLDEN_DUST3R";
 /// Tokens and head intermediates (golden README §10).
@@ -78,7 +78,7 @@ fn is_point_output(name: &str) -> bool {
 fn every_intermediate_and_output_of_both_heads_matches() {
     for case in cases("dust3r", ENV) {
         for (name, dir, io) in models(&case) {
-            let model = weights::load(&dir, DType::F32, &Device::Cpu).unwrap();
+            let model = weights::load(&dir, DType::F32, &device()).unwrap();
             let trace = run_traced(&case, &model);
             let want = case.tensors(&io);
             let expected: BTreeSet<&String> = want.keys().collect();
@@ -115,7 +115,7 @@ fn state_dict_with_aliases_gives_the_same_outputs() {
                 if !file.is_file() {
                     continue;
                 }
-                let model = weights::load(&file, DType::F32, &Device::Cpu).unwrap();
+                let model = weights::load(&file, DType::F32, &device()).unwrap();
                 let trace = run_traced(&case, &model);
                 let want = case.tensors(&io);
                 let what = format!("{}: {name} ({layout}): view2 points", case.name());
@@ -134,7 +134,7 @@ fn state_dict_with_aliases_gives_the_same_outputs() {
 fn half_precision_stays_close_to_the_f32_reference() {
     for case in cases("dust3r", ENV) {
         for (name, dir, io) in models(&case) {
-            let model = weights::load(&dir, DType::F16, &Device::Cpu).unwrap();
+            let model = weights::load(&dir, DType::F16, &device()).unwrap();
             let trace = run_traced(&case, &model);
             let want = case.tensors(&io);
             for key in ["view1.pts3d", "view2.pts3d_in_other_view", "view2.conf"] {

@@ -1,7 +1,7 @@
-use candle_core::{DType, Device};
+use candle_core::DType;
 use vanelia::diffusion::clip::ClipTextModel;
 
-use crate::harness::{assert_close, cases, ATOL_LATENTS_F32};
+use crate::harness::{assert_close, cases, device, ATOL_LATENTS_F32};
 
 const ENV: &str = "VANELIA_GOLDEN_SD15";
 
@@ -9,7 +9,7 @@ const ENV: &str = "VANELIA_GOLDEN_SD15";
 /// without the `text_model.` prefix that SD 1.5 checkpoints have.
 fn without_prefix(from: &std::path::Path, to: &std::path::Path) {
     std::fs::copy(from.join("config.json"), to.join("config.json")).unwrap();
-    let tensors = candle_core::safetensors::load(from.join("model.safetensors"), &Device::Cpu)
+    let tensors = candle_core::safetensors::load(from.join("model.safetensors"), &device())
         .unwrap()
         .into_iter()
         .map(|(k, v)| (k.trim_start_matches("text_model.").to_string(), v))
@@ -28,7 +28,7 @@ fn clip_hidden_states_and_output() {
         let unprefixed = tempfile::tempdir().unwrap();
         without_prefix(&dir, unprefixed.path());
         for dir in [dir.as_path(), unprefixed.path()] {
-            let model = ClipTextModel::load(dir, DType::F32, &Device::Cpu).unwrap();
+            let model = ClipTextModel::load(dir, DType::F32, &device()).unwrap();
             check(&case, &model);
         }
     }

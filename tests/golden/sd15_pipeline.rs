@@ -1,4 +1,4 @@
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use vanelia::diffusion::controlnet::ControlNetModel;
 use vanelia::diffusion::denoise::{
     refine, to_u8, Models, RefineInputs, RefineOutput, RefineSettings,
@@ -7,12 +7,12 @@ use vanelia::diffusion::schedulers::{SchedulerConfig, SchedulerKind};
 use vanelia::diffusion::unet::model::UNet2DConditionModel;
 use vanelia::diffusion::vae::{AutoencoderKL, TileConfig, VaeMode};
 
-use crate::harness::{assert_close, cases, Case, ATOL_F16_LOOP, ATOL_LATENTS_F32};
+use crate::harness::{assert_close, cases, device, Case, ATOL_F16_LOOP, ATOL_LATENTS_F32};
 
 const ENV: &str = "VANELIA_GOLDEN_SD15";
 
 fn unet(case: &Case, name: &str) -> UNet2DConditionModel {
-    UNet2DConditionModel::load(&case.model_dir(name), DType::F32, &Device::Cpu).unwrap()
+    UNet2DConditionModel::load(&case.model_dir(name), DType::F32, &device()).unwrap()
 }
 
 fn settings(case: &Case, run: &serde_json::Value) -> RefineSettings {
@@ -97,8 +97,8 @@ fn max_u8_diff(a: &Tensor, b: &Tensor) -> u8 {
 fn pipeline_runs_match_step_by_step() {
     for case in cases("sd15", ENV) {
         let controlnet =
-            ControlNetModel::load(&case.model_dir("controlnet"), DType::F32, &Device::Cpu).unwrap();
-        let vae = AutoencoderKL::load(&case.model_dir("vae"), DType::F32, &Device::Cpu).unwrap();
+            ControlNetModel::load(&case.model_dir("controlnet"), DType::F32, &device()).unwrap();
+        let vae = AutoencoderKL::load(&case.model_dir("vae"), DType::F32, &device()).unwrap();
         let inputs = case.tensors("inputs.safetensors");
         for run in case.manifest["pipelines"].as_array().unwrap() {
             let name = format!("{} {}", case.name(), run["name"].as_str().unwrap());
@@ -159,8 +159,8 @@ fn batch_equals_frames_one_at_a_time() {
         .next()
         .unwrap();
     let controlnet =
-        ControlNetModel::load(&case.model_dir("controlnet"), DType::F32, &Device::Cpu).unwrap();
-    let vae = AutoencoderKL::load(&case.model_dir("vae"), DType::F32, &Device::Cpu).unwrap();
+        ControlNetModel::load(&case.model_dir("controlnet"), DType::F32, &device()).unwrap();
+    let vae = AutoencoderKL::load(&case.model_dir("vae"), DType::F32, &device()).unwrap();
     let unet = unet(&case, "unet");
     let models = Models {
         unet: &unet,
@@ -198,14 +198,13 @@ fn pipeline_in_f16_stays_close_to_the_f32_reference() {
         .next()
         .unwrap();
     let f16 = DType::F16;
-    let controlnet =
-        ControlNetModel::load(&case.model_dir("controlnet"), f16, &Device::Cpu).unwrap();
-    let vae = AutoencoderKL::load(&case.model_dir("vae"), f16, &Device::Cpu).unwrap();
+    let controlnet = ControlNetModel::load(&case.model_dir("controlnet"), f16, &device()).unwrap();
+    let vae = AutoencoderKL::load(&case.model_dir("vae"), f16, &device()).unwrap();
     let run = &case.manifest["pipelines"][0];
     let unet = UNet2DConditionModel::load(
         &case.model_dir(run["unet"].as_str().unwrap()),
         f16,
-        &Device::Cpu,
+        &device(),
     )
     .unwrap();
     let inputs = case.tensors("inputs.safetensors");

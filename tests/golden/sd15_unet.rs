@@ -1,9 +1,9 @@
-use candle_core::{DType, Device};
+use candle_core::DType;
 use vanelia::diffusion::unet::time::{timestep_features, TimestepEmbedding};
 use vanelia::diffusion::unet::UNet2DConditionConfig;
 use vanelia::diffusion::weights;
 
-use crate::harness::{assert_close, cases, ATOL_LATENTS_F32};
+use crate::harness::{assert_close, cases, device, ATOL_LATENTS_F32};
 
 const ENV: &str = "VANELIA_GOLDEN_SD15";
 
@@ -15,7 +15,7 @@ fn timestep_projection_and_embedding() {
         let vb = weights::var_builder(
             &dir.join("diffusion_pytorch_model.safetensors"),
             DType::F32,
-            &Device::Cpu,
+            &device(),
         )
         .unwrap();
         let io = case.tensors("unet_controlnet_io.safetensors");
@@ -27,7 +27,7 @@ fn timestep_projection_and_embedding() {
             .collect();
         let c0 = cfg.block_out_channels[0];
         let features =
-            timestep_features(&ts, c0, cfg.flip_sin_to_cos, cfg.freq_shift, &Device::Cpu).unwrap();
+            timestep_features(&ts, c0, cfg.flip_sin_to_cos, cfg.freq_shift, &device()).unwrap();
         assert_close(
             &format!("{}: time_proj", case.name()),
             &features,
@@ -49,7 +49,7 @@ fn unet_plain_and_with_control_residuals() {
     use vanelia::diffusion::unet::model::{ControlResiduals, UNet2DConditionModel};
     for case in cases("sd15", ENV) {
         let unet =
-            UNet2DConditionModel::load(&case.model_dir("unet"), DType::F32, &Device::Cpu).unwrap();
+            UNet2DConditionModel::load(&case.model_dir("unet"), DType::F32, &device()).unwrap();
         let io = case.tensors("unet_controlnet_io.safetensors");
         let t = io["timestep"].to_vec1::<i64>().unwrap()[0] as f64;
         let ctx = &io["encoder_hidden_states"];
@@ -87,7 +87,7 @@ fn inpainting_unet_with_nine_input_channels() {
         let dir = case.model_dir("unet_inpaint9");
         let cfg: UNet2DConditionConfig = weights::read_config(&dir.join("config.json")).unwrap();
         assert_eq!(cfg.in_channels, 9);
-        let unet = UNet2DConditionModel::load(&dir, DType::F32, &Device::Cpu).unwrap();
+        let unet = UNet2DConditionModel::load(&dir, DType::F32, &device()).unwrap();
         let io = case.tensors("unet_controlnet_io.safetensors");
         let t = io["unet9_timestep"].to_vec1::<i64>().unwrap()[0] as f64;
         let out = unet
@@ -107,7 +107,7 @@ fn controlnet_residuals() {
     use vanelia::diffusion::controlnet::ControlNetModel;
     for case in cases("sd15", ENV) {
         let dir = case.model_dir("controlnet");
-        let cn = ControlNetModel::load(&dir, DType::F32, &Device::Cpu).unwrap();
+        let cn = ControlNetModel::load(&dir, DType::F32, &device()).unwrap();
         let io = case.tensors("unet_controlnet_io.safetensors");
         let inputs = case.tensors("inputs.safetensors");
         let meta = &case.manifest["files"]["unet_controlnet_io.safetensors"]["meta"];

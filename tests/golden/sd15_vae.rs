@@ -1,13 +1,13 @@
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use vanelia::diffusion::vae::{AutoencoderKL, Posterior, TileConfig, VaeMode};
 
-use crate::harness::{assert_close, cases, Case, ATOL_LATENTS_F32};
+use crate::harness::{assert_close, cases, device, Case, ATOL_LATENTS_F32};
 
 const ENV: &str = "VANELIA_GOLDEN_SD15";
 
 fn vae(case: &Case) -> AutoencoderKL {
     let dir = case.manifest["config"]["models"]["vae"].as_str().unwrap();
-    AutoencoderKL::load(&case.dir.join(dir), DType::F32, &Device::Cpu).unwrap()
+    AutoencoderKL::load(&case.dir.join(dir), DType::F32, &device()).unwrap()
 }
 
 fn tiles(meta: &serde_json::Value) -> TileConfig {
