@@ -8,12 +8,15 @@ lllyasviel/control_v11p_sd15_inpaint, so key names and shapes are the real ones;
 are the libraries' default random initialisation (seeded). The output is useless as an image
 model and only ever used for timing and memory.
 
-    pyenv/bin/python tools/full_size_weights.py --out DIR [--fp16] [--seed 0]
+    pyenv/bin/python tools/full_size_weights.py --out DIR [--fp16] [--seed 0] [--dust3r]
 
 writes DIR/{unet,controlnet,vae,text_encoder}/ (config.json + safetensors; with --fp16 the
 `.fp16.safetensors` variant), DIR/scheduler/scheduler_config.json and DIR/tokenizer/ (the
 committed 1000-token test tokenizer: its ids are valid rows of the 49408-row embedding).
-Run vanelia with `--weights DIR --controlnet DIR/controlnet`.
+Run vanelia with `--weights DIR --controlnet DIR/controlnet`. With `--dust3r` it also writes
+DIR/DUSt3R_ViTLarge_BaseDecoder_512_dpt/ (config.json + model.safetensors as the hub has them)
+with the released architecture, built by the reference (mini-dust3r 0.1.2, installed as
+tools/golden/regen.sh does); pass it as `--pose-weights`.
 """
 
 import argparse
@@ -77,6 +80,39 @@ CLIP = dict(
 )
 
 
+# naver/DUSt3R_ViTLarge_BaseDecoder_512_dpt config.json
+DUST3R = dict(
+    output_mode="pts3d",
+    head_type="dpt",
+    depth_mode=("exp", -float("inf"), float("inf")),
+    conf_mode=("exp", 1, float("inf")),
+    freeze="none",
+    landscape_only=False,
+    patch_embed_cls="PatchEmbedDust3R",
+    img_size=(512, 512),
+    pos_embed="RoPE100",
+    enc_embed_dim=1024,
+    enc_depth=24,
+    enc_num_heads=16,
+    dec_embed_dim=768,
+    dec_depth=12,
+    dec_num_heads=12,
+)
+
+
+def dust3r(out: pathlib.Path):
+    from mini_dust3r.model import AsymmetricCroCo3DStereo
+
+    model = AsymmetricCroCo3DStereo(**DUST3R).eval()
+    with torch.no_grad():  # as the golden generator: keep expm1() of the depth head in range
+        for name, value in model.state_dict().items():
+            if name.startswith("downstream_head") and name.split(".")[-2] in ("4", "proj"):
+                value.mul_(0.25)
+    folder = out / "DUSt3R_ViTLarge_BaseDecoder_512_dpt"
+    model.save_pretrained(folder)
+    print(f"{folder.name}: {sum(p.numel() for p in model.parameters()):,} parameters")
+
+
 def save(model, folder: pathlib.Path, fp16: bool):
     if fp16:
         model = model.to(torch.float16)
@@ -89,6 +125,7 @@ def main():
     ap.add_argument("--out", required=True, type=pathlib.Path)
     ap.add_argument("--fp16", action="store_true", help="write the .fp16.safetensors variant")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dust3r", action="store_true", help="also the DUSt3R 512 DPT tracker")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     out = args.out
@@ -105,6 +142,9 @@ def main():
         scheduler / "scheduler_config.json",
     )
     shutil.copytree(ROOT / "tests/fixtures/tokenizer_tiny", out / "tokenizer", dirs_exist_ok=True)
+    if args.dust3r:
+        with torch.no_grad():
+            dust3r(out)
     print(f"wrote {out}")
 
 
