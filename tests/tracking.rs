@@ -177,33 +177,23 @@ fn max_focal_error(result: &vanelia::pose::align::Alignment, truth_px: f64) -> f
 #[test]
 fn noise_free_alignment_recovers_poses_and_focal() {
     let scene = five_views(0.0);
-    // one focal for the clip (fixed zoom, the tracker's default)
-    let shared = align_scene(&scene, 300, true);
-    let rot = vanelia::core::camera::max_relative_rotation_deg(
-        &shared.world_from_cam,
-        &scene.world_from_cam,
-    );
-    let focal = max_focal_error(&shared, scene.focal_px);
-    println!(
-        "noise-free, shared focal: rotation {rot:.4}°, focal {:.4}%",
-        100.0 * focal
-    );
-    assert!(rot < 0.05, "rotation error {rot}°");
-    assert!(focal < 0.002, "focal error {focal}");
-    // one focal per image, as the reference
-    let each = align_scene(&scene, 300, false);
-    let rot = vanelia::core::camera::max_relative_rotation_deg(
-        &each.world_from_cam,
-        &scene.world_from_cam,
-    );
-    let focal = max_focal_error(&each, scene.focal_px);
-    println!(
-        "noise-free, focal per image: rotation {rot:.4}°, focal {:.4}%",
-        100.0 * focal
-    );
-    assert!(rot < 0.05, "rotation error {rot}°");
-    assert!(focal < 0.002, "focal error {focal}");
-    assert!(each.kept_loss() <= *each.loss_history.last().unwrap());
+    // one focal for the clip (fixed zoom, the tracker's default), then one per image as the
+    // reference
+    for (shared_focal, label) in [(true, "shared focal"), (false, "focal per image")] {
+        let result = align_scene(&scene, 300, shared_focal);
+        let rot = vanelia::core::camera::max_relative_rotation_deg(
+            &result.world_from_cam,
+            &scene.world_from_cam,
+        );
+        let focal = max_focal_error(&result, scene.focal_px);
+        println!(
+            "noise-free, {label}: rotation {rot:.4}°, focal {:.4}%",
+            100.0 * focal
+        );
+        assert!(rot < 0.05, "{label}: rotation error {rot}°");
+        assert!(focal < 0.002, "{label}: focal error {focal}");
+        assert!(result.kept_loss() <= *result.loss_history.last().unwrap());
+    }
 }
 
 #[test]
