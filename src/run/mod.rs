@@ -665,7 +665,7 @@ fn json_string<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
+pub(super) fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
     let text = serde_json::to_vec_pretty(v).map_err(|e| Error::WorkDir {
         detail: e.to_string(),
         path: path.into(),

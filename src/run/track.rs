@@ -159,7 +159,6 @@ pub fn track_only(job: &TrackJob, progress: &dyn Progress) -> Result<TrackReport
         device,
         measured_memory: monitor.finish(),
     };
-    let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
-    crate::core::atomic::write(&super::report_path(&job.output), &json)?;
+    super::write_json(&super::report_path(&job.output), &report)?;
     Ok(report)
 }
