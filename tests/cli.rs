@@ -29,7 +29,7 @@ fn main_job_keeps_frame_count_fps_and_audio() {
     assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0);
     // measured while it ran: on the CPU the device is host memory (the process's RSS)
     let m = &r["measured_memory"];
-    assert_eq!(m["source"], "process RSS");
+    assert_eq!(m["source"], "process anonymous RSS");
     assert!(m["samples"].as_u64().unwrap() > 1);
     let (base, peak) = (
         m["baseline_bytes"].as_u64().unwrap(),

@@ -172,7 +172,7 @@ pub fn peak_rss_bytes() -> u64 {
     proc_status_bytes("VmHWM:").unwrap_or(0)
 }
 
-/// A memory field of `/proc/self/status` (`VmRSS:`, `VmHWM:`, …) in bytes; `None` where the
+/// A memory field of `/proc/self/status` (`RssAnon:`, `VmHWM:`, …) in bytes; `None` where the
 /// OS does not tell.
 pub fn proc_status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

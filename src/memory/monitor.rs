@@ -4,14 +4,17 @@
 //! What "in use" means depends on the device. On a GPU it is the device's used memory as the
 //! driver reports it (`total − free`, `cuMemGetInfo`), which includes the allocator's cached
 //! blocks — what another process could not have. On the CPU the device memory is host memory,
-//! and the figure is this process's resident set (`VmRSS`), which also holds decoded frames,
-//! the renderer and FFmpeg's buffers that the plan does not count. Either way the report gives
-//! the level when the run started and the peak above it.
+//! and the figure is this process's anonymous resident memory (`RssAnon`: the heap, where
+//! tensors live). Mapped files are left out: a safetensors file read through `mmap` while a
+//! model loads is page cache the kernel can drop, and counting it (`VmRSS`) made the load look
+//! like twice the weights. The heap also holds decoded frames, the renderer and FFmpeg's
+//! buffers, which the plan does not count. Either way the report gives the level when the run
+//! started, the peak above it and when the peak came.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -19,9 +22,9 @@ use serde::Serialize;
 const INTERVAL: Duration = Duration::from_millis(2);
 
 /// What a run used, measured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MeasuredMemory {
-    /// `"cuda used (total - free)"` or `"process RSS"`.
+    /// `"cuda used (total - free)"` or `"process anonymous RSS"`.
     pub source: String,
     /// In use when the run started (CUDA context, the binary, libraries).
     pub baseline_bytes: u64,
@@ -30,6 +33,8 @@ pub struct MeasuredMemory {
     /// `peak_bytes − baseline_bytes`: what the run itself added, the figure to set against the
     /// plan's predicted peak.
     pub peak_above_baseline_bytes: u64,
+    /// Seconds from the start to the peak (which stage it fell in).
+    pub peak_at_secs: f64,
     /// Samples taken.
     pub samples: u64,
     /// Milliseconds between samples.
@@ -39,7 +44,7 @@ pub struct MeasuredMemory {
 /// Where the level is read.
 #[derive(Clone)]
 enum Probe {
-    /// This process's resident set.
+    /// This process's anonymous resident memory.
     HostRss,
     /// The GPU's used memory.
     #[cfg(feature = "cuda")]
@@ -58,7 +63,7 @@ impl Probe {
 
     fn name(&self) -> &'static str {
         match self {
-            Self::HostRss => "process RSS",
+            Self::HostRss => "process anonymous RSS",
             #[cfg(feature = "cuda")]
             Self::Cuda(_) => "cuda used (total - free)",
         }
@@ -67,7 +72,7 @@ impl Probe {
     /// The level now; `None` when it cannot be read.
     fn read(&self) -> Option<u64> {
         match self {
-            Self::HostRss => crate::core::report::proc_status_bytes("VmRSS:"),
+            Self::HostRss => crate::core::report::proc_status_bytes("RssAnon:"),
             #[cfg(feature = "cuda")]
             Self::Cuda(context) => context
                 .mem_get_info()
@@ -79,8 +84,11 @@ impl Probe {
 
 /// State shared with the sampling thread.
 struct Shared {
+    started: Instant,
     stop: AtomicBool,
     peak: AtomicU64,
+    /// Milliseconds from `started` to the sample that set `peak`.
+    peak_at_ms: AtomicU64,
     samples: AtomicU64,
 }
 
@@ -99,8 +107,10 @@ impl PeakMonitor {
         let probe = Probe::for_device(device);
         let baseline = probe.read().unwrap_or(0);
         let shared = Arc::new(Shared {
+            started: Instant::now(),
             stop: AtomicBool::new(false),
             peak: AtomicU64::new(baseline),
+            peak_at_ms: AtomicU64::new(0),
             samples: AtomicU64::new(1),
         });
         let thread = {
@@ -128,6 +138,7 @@ impl PeakMonitor {
             baseline_bytes: self.baseline,
             peak_bytes: peak,
             peak_above_baseline_bytes: peak.saturating_sub(self.baseline),
+            peak_at_secs: self.shared.peak_at_ms.load(Ordering::Relaxed) as f64 / 1000.0,
             samples: self.shared.samples.load(Ordering::Relaxed),
             interval_ms: INTERVAL.as_millis() as u64,
         }
@@ -148,9 +159,15 @@ impl Drop for PeakMonitor {
     }
 }
 
+/// One reading; only the sampling thread and, after it stopped, `finish` call this, so the
+/// peak and its time are never written concurrently.
 fn sample(probe: &Probe, shared: &Shared) {
     if let Some(level) = probe.read() {
-        shared.peak.fetch_max(level, Ordering::Relaxed);
+        if level > shared.peak.load(Ordering::Relaxed) {
+            shared.peak.store(level, Ordering::Relaxed);
+            let ms = shared.started.elapsed().as_millis() as u64;
+            shared.peak_at_ms.store(ms, Ordering::Relaxed);
+        }
         shared.samples.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -174,16 +191,25 @@ mod tests {
     #[test]
     fn sees_a_transient_host_allocation() {
         let monitor = PeakMonitor::start(&candle_core::Device::Cpu);
+        let started = Instant::now();
         // 256 MiB written (so resident), held for 50 ms, then freed
         let mut block = vec![0_u8; 256 << 20];
         for page in block.chunks_mut(4096) {
             page[0] = 1;
         }
+        let filled = started.elapsed().as_secs_f64();
         std::thread::sleep(Duration::from_millis(50));
         drop(block);
+        let freed = started.elapsed().as_secs_f64();
         std::thread::sleep(Duration::from_millis(10));
         let seen = monitor.finish();
-        assert_eq!(seen.source, "process RSS");
+        assert_eq!(seen.source, "process anonymous RSS");
+        // the peak came while the block was held
+        let at = seen.peak_at_secs;
+        assert!(
+            at >= filled - 0.01 && at <= freed + 0.05,
+            "{at} not in {filled}..{freed}"
+        );
         assert!(seen.baseline_bytes > 0);
         // other tests of this process allocate too: at least the block, not wildly more
         assert!(
