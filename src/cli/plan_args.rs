@@ -46,6 +46,10 @@ pub struct PlanArgs {
     /// Plan as if the camera track were imported (no pose stage).
     #[arg(long)]
     pub no_pose: bool,
+    /// Plan at this diffusion batch (or the largest below it that fits) instead of the largest
+    /// that fits.
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -65,6 +69,11 @@ impl PlanArgs {
             "must be a multiple of 64 in 64..=4096",
         )?;
         check("--frames", self.frames >= 2, "must be at least 2")?;
+        check(
+            "--batch-size",
+            self.batch_size.is_none_or(|b| (1..=64).contains(&b)),
+            "must be in 1..=64",
+        )?;
         let roi = RoiSettings {
             min_model_px: self.refine_px,
             ..RoiSettings::default()
@@ -79,7 +88,7 @@ impl PlanArgs {
             region_px: region_px(frame, region, &roi),
             frames: self.frames,
             dtype: self.precision.dtype(),
-            max_batch: None,
+            max_batch: self.batch_size,
             configs: NetworkConfigs::published(),
             pose: !self.no_pose,
             vae_tile_px: (self.vae_tile > 0).then_some(u64::from(self.vae_tile)),

@@ -123,12 +123,9 @@ pub fn attention_bytes(heads: u64, queries: u64, keys: u64, s: u64) -> u64 {
 /// Chunked attention's transient: per head, a (chunk × keys) score matrix and what
 /// `nn::attention` derives from it in one statement. In half precision that is the scores,
 /// their f32 copy, the f32 probabilities and their cast back, alive together (2s + 8 bytes per
-/// score). In f32 the casts are no-ops and the code holds scores and probabilities (8 bytes);
-/// the model counts 12, and the 4-byte margin covers what it leaves out on the CPU (the host
-/// allocator's retained blocks, convolution column buffers): measured at full size there,
-/// predicted/measured peak is 1.12-1.25 (BENCHMARKS.md).
+/// score); in f32 the casts are no-ops: scores and probabilities (8 bytes).
 pub fn attention_bytes_chunked(heads: u64, queries: u64, keys: u64, s: u64, chunk: u64) -> u64 {
-    let per_score = if s < 4 { 2 * s + 8 } else { s + 8 };
+    let per_score = if s < 4 { 2 * s + 8 } else { 2 * s };
     heads * queries.min(chunk) * keys * per_score
 }
 
