@@ -8,16 +8,22 @@ use candle_nn::VarBuilder;
 
 use crate::core::{Error, Result};
 
-/// A `VarBuilder` over a safetensors file, read into memory and converted to `dtype`.
+/// A `VarBuilder` over a safetensors file, memory-mapped and converted to `dtype`. Mapped, not
+/// read: a read copy of the file sat in the heap beside the tensors built from it, so loading a
+/// network held twice its weights (measured: the full-size DUSt3R load peaked at 4.26 GiB of
+/// heap for 2.13 GiB of weights); mapped pages are page cache the kernel can drop.
+#[allow(unsafe_code)]
 pub fn var_builder(path: &Path, dtype: DType, device: &Device) -> Result<VarBuilder<'static>> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::bad_input(
+    if let Err(e) = std::fs::File::open(path) {
+        return Err(Error::bad_input(
             format!("cannot read the weights ({e})"),
             "download the file or point --weights at the folder that holds it",
             path,
-        )
-    })?;
-    VarBuilder::from_buffered_safetensors(bytes, dtype, device).map_err(|e| {
+        ));
+    }
+    // SAFETY: the mapping is only read, while the model is built; weight files are not written
+    // during a run (a file truncated under us would fault, as with any mapped input).
+    unsafe { VarBuilder::from_mmaped_safetensors(&[path], dtype, device) }.map_err(|e| {
         Error::bad_input(
             format!("not a valid safetensors file ({e})"),
             "re-download the file",
