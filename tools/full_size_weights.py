@@ -43,14 +43,9 @@ UNET = dict(
     norm_num_groups=32,
 )
 # control_v11p_sd15_inpaint config.json: the UNet's encoder half plus the conditioning net
-CONTROLNET = dict(
-    in_channels=4,
-    block_out_channels=UNET["block_out_channels"],
-    down_block_types=UNET["down_block_types"],
-    layers_per_block=2,
-    cross_attention_dim=768,
-    attention_head_dim=8,
-    norm_num_groups=32,
+ENCODER_KEYS = ("in_channels", "block_out_channels", "down_block_types", "layers_per_block",
+                "cross_attention_dim", "attention_head_dim", "norm_num_groups")
+CONTROLNET = {k: UNET[k] for k in ENCODER_KEYS} | dict(
     conditioning_embedding_out_channels=[16, 32, 96, 256],
 )
 # stable-diffusion-v1-5 vae/config.json

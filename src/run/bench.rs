@@ -275,8 +275,7 @@ pub fn run_bench(
         results,
         ratios,
     };
-    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-    crate::core::atomic::write(&dir.join("bench.json"), json.as_bytes())?;
+    super::write_json(&dir.join("bench.json"), &report)?;
     crate::core::atomic::write(&dir.join("bench.txt"), report.table().as_bytes())?;
     Ok(report)
 }
