@@ -388,6 +388,48 @@ mod cli {
     }
 
     #[test]
+    fn the_pair_batch_is_planned_to_the_budget_before_the_network_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let poses = dir.path().join("poses.json");
+        let plan_of = |budget: Option<u64>| {
+            let mut cmd = track_cmd(dir.path(), &asset("demo.mp4"), &poses);
+            cmd.args(["--max-frames", "10"]);
+            if let Some(b) = budget {
+                cmd.args(["--vram-budget", &b.to_string()]);
+            }
+            let out = cmd.output().unwrap();
+            let report: Option<serde_json::Value> =
+                std::fs::read_to_string(dir.path().join("poses.report.json"))
+                    .ok()
+                    .map(|t| serde_json::from_str(&t).unwrap());
+            let _ = std::fs::remove_file(dir.path().join("poses.report.json"));
+            (out, report)
+        };
+        let (out, report) = plan_of(None);
+        assert_ok(&out);
+        let tracking = &report.unwrap()["stages"][0]["tracking"];
+        assert_eq!(tracking["memory_plan"]["name"], "pose");
+        assert_eq!(tracking["memory_plan"]["batch"], 8);
+        let eight = tracking["memory_plan"]["peak_bytes"].as_u64().unwrap();
+        // a budget just too small for 8 pairs (90 % of it is usable) gets fewer
+        let (out, report) = plan_of(Some(eight * 10 / 9 - 1));
+        assert_ok(&out);
+        let tracking = &report.unwrap()["stages"][0]["tracking"];
+        let batch = tracking["memory_plan"]["batch"].as_u64().unwrap();
+        assert!((1..8).contains(&batch), "{tracking}");
+        assert_eq!(tracking["pair_batch"], batch);
+        assert!(tracking["memory_plan"]["peak_bytes"].as_u64().unwrap() < eight);
+        // one pair not fitting fails before anything runs, with the numbers
+        let (out, report) = plan_of(Some(1 << 20));
+        let err = assert_fails(&out);
+        assert!(report.is_none());
+        assert!(
+            err.contains("--vram-budget") && err.contains("pose stage") && err.contains("missing"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn bench_times_the_pose_stage_alone_at_two_pair_batches() {
         let dir = tempfile::tempdir().unwrap();
         let bench = dir.path().join("bench");
@@ -411,6 +453,7 @@ mod cli {
             // 10 frames, keyframes every 8 (0, 8, 9): 6 keyframe pairs + 7 frames × 2
             assert_eq!(r["pose_pairs"], 20, "{r}");
             assert!(r["measured_peak_bytes"].as_u64().unwrap() > 0);
+            assert!(r["predicted_peak_bytes"].as_u64().unwrap() > 0);
         }
         let table = std::fs::read_to_string(bench.join("bench.txt")).unwrap();
         assert!(

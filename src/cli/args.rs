@@ -246,17 +246,11 @@ impl RunArgs {
             crf: self.crf,
             seq_rate: rate_of(self.fps),
             diffusion: self.diffusion.validate(self.seed, self.feather)?,
-            pose: self.pose.validate(self.diffusion.offline)?,
-            vram_budget: self
-                .vram_budget
-                .as_deref()
-                .map(|v| {
-                    crate::memory::profile::parse_bytes(v).ok_or_else(|| Error::InvalidArgument {
-                        name: "--vram-budget",
-                        detail: format!("expected a size such as 8G or 512M, got \"{v}\""),
-                    })
-                })
-                .transpose()?,
+            pose: self.pose.validate(
+                self.diffusion.offline,
+                vram_budget(self.vram_budget.as_deref())?,
+            )?,
+            vram_budget: vram_budget(self.vram_budget.as_deref())?,
         })
     }
 }
@@ -320,6 +314,17 @@ pub(crate) fn rate_of(fps: f64) -> FrameRate {
         num: (fps * 1000.0).round() as u32,
         den: 1000,
     }
+}
+
+/// Parses `--vram-budget`.
+pub(super) fn vram_budget(text: Option<&str>) -> Result<Option<u64>> {
+    text.map(|v| {
+        crate::memory::profile::parse_bytes(v).ok_or_else(|| Error::InvalidArgument {
+            name: "--vram-budget",
+            detail: format!("expected a size such as 8G or 512M, got \"{v}\""),
+        })
+    })
+    .transpose()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use crate::core::{Error, FrameSize, Result};
 use crate::diffusion::roi::RoiSettings;
 use crate::diffusion::stage::RegionMode;
 use crate::memory::footprint::NetworkConfigs;
+use crate::memory::ops::ConvKernel;
 use crate::memory::plan::{region_px, PlanRequest};
 use crate::memory::profile::parse_bytes;
 
@@ -40,6 +41,10 @@ pub struct PlanArgs {
     /// Network precision.
     #[arg(long, value_enum, default_value_t = PrecisionArg::F16)]
     pub precision: PrecisionArg,
+    /// Convolution kernel of the device planned for [default: this build's GPU kernel:
+    /// cudnn with the `cudnn` feature, else im2col].
+    #[arg(long, value_enum, value_name = "KERNEL")]
+    pub conv: Option<ConvKernel>,
     /// VAE tile in pixels as the main job's --vae-tile (0: untiled unless needed to fit).
     #[arg(long, default_value_t = 512, value_name = "PX")]
     pub vae_tile: u32,
@@ -50,6 +55,13 @@ pub struct PlanArgs {
     /// that fits.
     #[arg(long, value_name = "N")]
     pub batch_size: Option<usize>,
+    /// Plan the pose stage at this many pairs per batch (or the largest below it that fits),
+    /// as the main job's --pose-batch.
+    #[arg(long, value_name = "N")]
+    pub pose_batch: Option<usize>,
+    /// Pose network input long side in pixels, as the main job's --pose-size.
+    #[arg(long, default_value_t = 512, value_name = "PX")]
+    pub pose_size: u32,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -74,6 +86,16 @@ impl PlanArgs {
             self.batch_size.is_none_or(|b| (1..=64).contains(&b)),
             "must be in 1..=64",
         )?;
+        check(
+            "--pose-batch",
+            self.pose_batch.is_none_or(|b| (1..=256).contains(&b)),
+            "must be in 1..=256",
+        )?;
+        check(
+            "--pose-size",
+            (16..=4096).contains(&self.pose_size) && self.pose_size.is_multiple_of(16),
+            "must be a multiple of 16 in 16..=4096",
+        )?;
         let roi = RoiSettings {
             min_model_px: self.refine_px,
             ..RoiSettings::default()
@@ -88,7 +110,10 @@ impl PlanArgs {
             region_px: region_px(frame, region, &roi),
             frames: self.frames,
             dtype: self.precision.dtype(),
+            conv: self.conv.unwrap_or_else(ConvKernel::gpu),
             max_batch: self.batch_size,
+            max_pose_batch: self.pose_batch,
+            pose_size_px: self.pose_size,
             configs: NetworkConfigs::published(),
             pose: !self.no_pose,
             vae_tile_px: (self.vae_tile > 0).then_some(u64::from(self.vae_tile)),

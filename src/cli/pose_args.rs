@@ -42,7 +42,8 @@ pub struct PoseArgs {
     /// One focal length for the clip, or one per frame.
     #[arg(long, value_enum, default_value_t = FocalArg::Shared)]
     pub focal: FocalArg,
-    /// Frame pairs per network batch.
+    /// Most frame pairs per network batch; fewer when the memory plan says they do not fit
+    /// (see `vanelia plan --pose-batch`).
     #[arg(long, default_value_t = 8)]
     pub pose_batch: usize,
     /// Network precision of the tracker.
@@ -51,8 +52,8 @@ pub struct PoseArgs {
 }
 
 impl PoseArgs {
-    /// Validates into the stage's options.
-    pub fn validate(&self, offline: bool) -> Result<PoseOptions> {
+    /// Validates into the stage's options, with the run's `--vram-budget`.
+    pub fn validate(&self, offline: bool, vram_budget: Option<u64>) -> Result<PoseOptions> {
         check(
             "--pose-size",
             self.pose_size >= 16 && self.pose_size.is_multiple_of(16) && self.pose_size <= 4096,
@@ -84,6 +85,7 @@ impl PoseArgs {
             offline,
             size_px: self.pose_size,
             batch: self.pose_batch,
+            vram_budget,
             dtype: self.pose_precision.dtype(),
             track: TrackOptions {
                 keyframe_every: self.keyframe_every,
@@ -121,6 +123,10 @@ pub struct TrackArgs {
     /// Never download weights (also HF_HUB_OFFLINE=1).
     #[arg(long)]
     pub offline: bool,
+    /// Device memory the tracker may use, e.g. 8G (sizes the pair batch; see `vanelia plan`)
+    /// [default: the memory free when it starts].
+    #[arg(long, value_name = "SIZE")]
+    pub vram_budget: Option<String>,
     /// No progress bars.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -148,7 +154,10 @@ impl TrackArgs {
             output: self.output.clone(),
             colmap: self.colmap.clone(),
             max_frames: self.max_frames,
-            options: self.pose.validate(self.offline)?,
+            options: self.pose.validate(
+                self.offline,
+                super::args::vram_budget(self.vram_budget.as_deref())?,
+            )?,
         })
     }
 }

@@ -430,11 +430,15 @@ impl RefineStage {
         let Some(limit) = self.opts.inject_alloc_limit else {
             return Ok(());
         };
+        let ops = crate::memory::ops::Ops {
+            conv: crate::memory::ops::ConvKernel::of(&self.device),
+            s: self.opts.precision.dtype().size_in_bytes() as u64,
+        };
         let need = crate::memory::footprint::denoise_step_bytes(
             &self.unet.config,
+            ops,
             ((mh / 8) as u64, (mw / 8) as u64),
             2 * frames as u64,
-            self.opts.precision.dtype().size_in_bytes() as u64,
             crate::nn::attention::query_chunk() as u64,
         );
         if need > limit {

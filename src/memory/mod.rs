@@ -6,5 +6,6 @@
 pub mod census;
 pub mod footprint;
 pub mod monitor;
+pub mod ops;
 pub mod plan;
 pub mod profile;

@@ -7,13 +7,16 @@ use candle_core::DType;
 use serde::Serialize;
 
 use super::footprint::{
-    denoise_step_bytes, dtype_bytes, pose_bytes, render_bytes, text_encoder_bytes,
-    vae_decode_bytes, vae_encode_bytes, NetworkConfigs, ParameterCounts,
+    control_hint_bytes, denoise_step_bytes, dtype_bytes, pose_bytes, render_bytes,
+    text_encoder_bytes, vae_decode_bytes, vae_encode_bytes, NetworkConfigs, ParameterCounts,
+    PoseWork,
 };
+use super::ops::{ConvKernel, Ops};
 use super::profile::gib;
 use crate::core::{Error, FrameSize, Result};
 use crate::nn::attention::QUERY_CHUNK;
 use crate::pose::preprocess::PreprocessGeometry;
+use crate::pose::tracker::TrackOptions;
 
 /// Fraction of the budget a plan may use (the rest absorbs allocator slack and fragmentation).
 pub const USABLE_FRACTION: f64 = 0.9;
@@ -39,8 +42,14 @@ pub struct PlanRequest {
     pub frames: u64,
     /// Network dtype of the diffusion and pose stages.
     pub dtype: DType,
+    /// The convolution kernel of the device planned for.
+    pub conv: ConvKernel,
     /// Largest diffusion batch the user allows (`--batch-size N`), if any.
     pub max_batch: Option<usize>,
+    /// Largest pose pair batch the user allows (`--pose-batch N`), if any.
+    pub max_pose_batch: Option<usize>,
+    /// The pose network's input long side, pixels (`--pose-size`).
+    pub pose_size_px: u32,
     /// The networks' configurations.
     pub configs: NetworkConfigs,
     /// Whether the pose stage runs (no imported track).
@@ -93,6 +102,8 @@ pub struct Plan {
     pub vae_tile_px: Option<u64>,
     /// Attention query chunk.
     pub attention_chunk: usize,
+    /// The convolution kernel the activations were modelled for.
+    pub conv_kernel: ConvKernel,
 }
 
 /// What the allocator holds beyond the tensors the footprint model counts, as a fraction of
@@ -124,6 +135,7 @@ fn diffusion_stages(
     tile: bool,
 ) -> Vec<StagePlan> {
     let s = dtype_bytes(req.dtype);
+    let ops = Ops { conv: req.conv, s };
     let (h, w) = req.region_px;
     let (vh, vw) = match (tile, req.vae_tile_px) {
         (_, Some(t)) => (h.min(t), w.min(t)),
@@ -144,21 +156,28 @@ fn diffusion_stages(
         stage(
             "vae_encode",
             resident,
-            vae_encode_bytes(vae, vh, vw, 1, s) + b as u64 * 4 * h * w * 4,
+            vae_encode_bytes(vae, ops, vh, vw, 1) + b as u64 * 4 * h * w * 4,
             b,
             req.dtype,
         ),
         stage(
             "unet_controlnet",
             resident,
-            denoise_step_bytes(unet, latents, 2 * b as u64, s, chunk as u64),
+            denoise_step_bytes(unet, ops, latents, 2 * b as u64, chunk as u64).max(
+                control_hint_bytes(
+                    &req.configs.controlnet.conditioning_embedding_out_channels,
+                    ops,
+                    (h, w),
+                    2 * b as u64,
+                ),
+            ),
             b,
             req.dtype,
         ),
         stage(
             "vae_decode",
             resident,
-            vae_decode_bytes(vae, vh, vw, 1, s) + b as u64 * 4 * h * w * 4,
+            vae_decode_bytes(vae, ops, vh, vw, 1) + b as u64 * 4 * h * w * 4,
             b,
             req.dtype,
         ),
@@ -166,17 +185,34 @@ fn diffusion_stages(
 }
 
 fn pose_stage(req: &PlanRequest, counts: &ParameterCounts, pairs: usize) -> Result<StagePlan> {
-    let cfg = &req.configs.pose;
-    let geometry = PreprocessGeometry::new(req.frame, 512)?;
+    let geometry = PreprocessGeometry::new(req.frame, req.pose_size_px)?;
     let (h, w) = (
         u64::from(geometry.network.height),
         u64::from(geometry.network.width),
     );
-    let keyframes = req.frames.div_ceil(10).max(2);
-    let edges = 2 * 3 * keyframes;
+    let work = PoseWork::of(req.frames, (h, w), pairs as u64, &TrackOptions::default())?;
     let s = dtype_bytes(req.dtype);
-    let act = pose_bytes(cfg, h, w, pairs as u64, req.frames, edges, s);
+    let act = pose_bytes(&req.configs.pose, Ops { conv: req.conv, s }, &work);
     Ok(stage("pose", counts.pose * s, act, pairs, req.dtype))
+}
+
+/// The pose stage at the largest pair batch up to the user's `--pose-batch` that fits in the
+/// budget; fails, naming the bytes missing, when one pair does not.
+pub fn plan_pose(req: &PlanRequest) -> Result<StagePlan> {
+    let counts = ParameterCounts::of(&req.configs)?;
+    pose_plan(req, &counts)
+}
+
+fn pose_plan(req: &PlanRequest, counts: &ParameterCounts) -> Result<StagePlan> {
+    let usable = (req.budget_bytes as f64 * USABLE_FRACTION) as u64;
+    let tried = allowed_batches(req.max_pose_batch)
+        .into_iter()
+        .map(|p| pose_stage(req, counts, p))
+        .collect::<Result<Vec<_>>>()?;
+    match tried.iter().find(|s| s.peak_bytes <= usable) {
+        Some(p) => Ok(p.clone()),
+        None => Err(too_small(req, tried.last())),
+    }
 }
 
 /// Diffusion batch sizes to try, largest first: [`BATCHES`] up to the user's cap, the cap
@@ -205,14 +241,7 @@ pub fn plan(req: &PlanRequest) -> Result<Plan> {
     let allowed = allowed_batches(req.max_batch);
     let mut stages = Vec::new();
     if req.pose {
-        let pose = BATCHES
-            .iter()
-            .map(|&p| pose_stage(req, &counts, p))
-            .collect::<Result<Vec<_>>>()?;
-        match pose.iter().find(|s| s.peak_bytes <= usable) {
-            Some(p) => stages.push(p.clone()),
-            None => return Err(too_small(req, pose.last())),
-        }
+        stages.push(pose_plan(req, &counts)?);
     }
     // the renderer stays loaded while frames are refined (they alternate per batch)
     let render = StagePlan {
@@ -281,17 +310,23 @@ pub fn plan(req: &PlanRequest) -> Result<Plan> {
         vae_slicing: true,
         vae_tile_px: req.vae_tile_px.or(tile.then_some(VAE_TILE_PX)),
         attention_chunk: chunk,
+        conv_kernel: req.conv,
     })
 }
 
 fn too_small(req: &PlanRequest, stage: Option<&StagePlan>) -> Error {
     let usable = (req.budget_bytes as f64 * USABLE_FRACTION) as u64;
     let (name, need) = stage.map_or(("?".to_string(), 0), |s| (s.name.clone(), s.peak_bytes));
+    let smaller = if name == "pose" {
+        "a smaller --pose-size or --pose-precision f16"
+    } else {
+        "a smaller --refine-px or f16 precision"
+    };
     Error::InvalidArgument {
         name: req.budget_option,
         detail: format!(
             "{} ({} usable) is too small: the {name} stage needs {} at batch 1 ({} missing); \
-             use a larger budget, a smaller --refine-px or f16 precision",
+             use a larger budget, {smaller}",
             gib(req.budget_bytes),
             gib(usable),
             gib(need),
@@ -320,7 +355,7 @@ impl Plan {
         }
         out.push_str(&format!(
             "budget {} ({}% usable), residency {}, predicted peak {} (all resident: {}), \
-             VAE sliced{}, attention chunk {}\n",
+             VAE sliced{}, attention chunk {}, {} convolutions\n",
             gib(self.budget_bytes),
             (USABLE_FRACTION * 100.0) as u32,
             self.residency,
@@ -329,7 +364,8 @@ impl Plan {
             self.vae_tile_px
                 .map(|t| format!(" and tiled at {t} px"))
                 .unwrap_or_default(),
-            self.attention_chunk
+            self.attention_chunk,
+            self.conv_kernel.name()
         ));
         out
     }
@@ -368,7 +404,10 @@ mod tests {
             region_px: (512, 512),
             frames: 100,
             dtype,
+            conv: ConvKernel::Im2col,
             max_batch: None,
+            max_pose_batch: None,
+            pose_size_px: 512,
             configs: NetworkConfigs::published(),
             pose: true,
             vae_tile_px: None,
@@ -403,5 +442,37 @@ mod tests {
         assert_eq!(plan(&req).unwrap().diffusion_batch, 3);
         assert_eq!(allowed_batches(Some(12)), [12, 8, 4, 2, 1]);
         assert_eq!(allowed_batches(None), BATCHES);
+    }
+
+    #[test]
+    fn the_pose_batch_is_capped_and_the_kernel_changes_the_convolution_heavy_stages() {
+        let mut req = request(80, DType::F16);
+        assert_eq!(plan_pose(&req).unwrap().batch, 8);
+        req.max_pose_batch = Some(3);
+        assert_eq!(plan_pose(&req).unwrap().batch, 3);
+        let peak_of = |conv, name: &str| {
+            let p = plan(&PlanRequest {
+                conv,
+                ..request(80, DType::F16)
+            })
+            .unwrap();
+            p.stages
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.peak_bytes)
+                .unwrap()
+        };
+        for name in ["pose", "vae_decode", "vae_encode"] {
+            let (im2col, cudnn) = (
+                peak_of(ConvKernel::Im2col, name),
+                peak_of(ConvKernel::Cudnn, name),
+            );
+            assert!(im2col > cudnn, "{name}: {im2col} <= {cudnn}");
+        }
+        // the UNet step is attention-bound at 512 px: the same for both kernels
+        assert_eq!(
+            peak_of(ConvKernel::Im2col, "unet_controlnet"),
+            peak_of(ConvKernel::Cudnn, "unet_controlnet")
+        );
     }
 }

@@ -20,8 +20,10 @@ pub struct PoseOptions {
     pub offline: bool,
     /// Network input long side in pixels (512 for the released checkpoints).
     pub size_px: u32,
-    /// Pairs decoded per batch.
+    /// Most pairs decoded per batch (`--pose-batch`); the memory plan may choose fewer.
     pub batch: usize,
+    /// Device memory the stage may use (`--vram-budget`); `None` = the memory free now.
+    pub vram_budget: Option<u64>,
     /// Network precision (f16 is for GPUs; the reference runs f32).
     #[serde(skip)]
     pub dtype: DType,
@@ -37,6 +39,7 @@ impl Default for PoseOptions {
             offline: false,
             size_px: 512,
             batch: 8,
+            vram_budget: None,
             dtype: DType::F32,
             track: TrackOptions::default(),
         }

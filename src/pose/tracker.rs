@@ -71,6 +71,8 @@ pub struct TrackStats {
     pub smoothing_translation: f64,
     /// Mean rotation removed by smoothing, degrees.
     pub smoothing_rotation_deg: f64,
+    /// The memory plan of the stage (its pair batch and predicted peak), when it was planned.
+    pub memory_plan: Option<crate::memory::plan::StagePlan>,
 }
 
 /// The tracked cameras in the network's pixel grid, world anchored at frame 0's camera with
@@ -98,6 +100,22 @@ pub fn keyframes(n_frames: usize, every: usize) -> Vec<usize> {
         keys.push(n_frames - 1);
     }
     keys
+}
+
+/// The keyframe pairs aligned globally (indices into the keyframes, both orders): every pair
+/// while the window covers all keyframes, else a sliding window of `window` neighbours.
+pub fn keyframe_edges(n_keys: usize, window: usize) -> Result<Vec<(usize, usize)>> {
+    let graph = if n_keys <= window + 1 {
+        SceneGraph::Complete
+    } else {
+        SceneGraph::SlidingWindow {
+            window,
+            cyclic: false,
+        }
+    };
+    let pairs =
+        make_pairs(&graph, n_keys, None).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+    Ok(pairs.iter().map(|p| (p.view1, p.view2)).collect())
 }
 
 /// The keyframe nearest to `frame` (the earlier one on ties).
@@ -134,17 +152,7 @@ pub fn track(
     }
     let (h, w) = predictor.size_px();
     let keys = keyframes(n_frames, options.keyframe_every);
-    let graph = if keys.len() <= options.window + 1 {
-        SceneGraph::Complete
-    } else {
-        SceneGraph::SlidingWindow {
-            window: options.window,
-            cyclic: false,
-        }
-    };
-    let pairs =
-        make_pairs(&graph, keys.len(), None).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-    let edges: Vec<(usize, usize)> = pairs.iter().map(|p| (p.view1, p.view2)).collect();
+    let edges = keyframe_edges(keys.len(), options.window)?;
     let frame_pairs: Vec<(usize, usize)> = edges.iter().map(|&(i, j)| (keys[i], keys[j])).collect();
     let batch = predictor.predict(&frame_pairs)?;
     let maps = PairwisePointMaps {

@@ -28,19 +28,28 @@ pub fn checkpoint_file(path: &Path) -> Result<PathBuf> {
     ))
 }
 
+fn is_pickle(file: &Path) -> bool {
+    file.extension()
+        .is_some_and(|ext| ext == "pth" || ext == "pt" || ext == "bin")
+}
+
+/// The configuration of the checkpoint at `path` (a file or its folder), without loading it:
+/// its `config.json`, else an original `.pth`'s tensor shapes.
+pub fn config(path: &Path) -> Result<Dust3rConfig> {
+    let file = checkpoint_file(path)?;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    if !dir.join("config.json").is_file() && is_pickle(&file) {
+        pth_config(&file)
+    } else {
+        Dust3rConfig::load(dir)
+    }
+}
+
 /// Loads the network from `path` (a checkpoint file or its folder) in `dtype` on `device`.
 pub fn load(path: &Path, dtype: DType, device: &Device) -> Result<Dust3r> {
     let file = checkpoint_file(path)?;
-    let dir = file.parent().unwrap_or(Path::new("."));
-    let is_pickle = file
-        .extension()
-        .is_some_and(|ext| ext == "pth" || ext == "pt" || ext == "bin");
-    let config = if !dir.join("config.json").is_file() && is_pickle {
-        pth_config(&file)?
-    } else {
-        Dust3rConfig::load(dir)?
-    };
-    let vb = if is_pickle {
+    let config = config(path)?;
+    let vb = if is_pickle(&file) {
         pth_var_builder(&file, "model", dtype, device)?
     } else {
         var_builder(&file, dtype, device)?

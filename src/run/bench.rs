@@ -378,7 +378,10 @@ fn run_variant(mut command: Command, output: &Path, variant: &BenchVariant) -> R
         batch_size: count(&refine, "batch_size").max(count(&tracking, "pair_batch")),
         pose_pairs: count(&tracking, "keyframe_pairs") + count(&tracking, "registration_pairs"),
         peak_rss_bytes: report["peak_rss_bytes"].as_u64().unwrap_or(0),
-        predicted_peak_bytes: report["memory_plan"]["predicted_peak_bytes"].as_u64(),
+        // the larger of the diffusion plan's and the pose stage's, whichever ran
+        predicted_peak_bytes: report["memory_plan"]["predicted_peak_bytes"]
+            .as_u64()
+            .max(tracking["memory_plan"]["peak_bytes"].as_u64()),
         measured_peak_bytes: report["measured_memory"]["peak_above_baseline_bytes"].as_u64(),
     })
 }

@@ -2,13 +2,17 @@
 //! device budget (`--vram-budget`, else the memory free now) from the configurations of the
 //! weights actually loaded, checked before any frame is decoded.
 
+use std::path::Path;
+
 use super::config::RunConfig;
 use crate::core::{Error, FrameSize, Result};
 use crate::diffusion::locate::ComponentDirs;
 use crate::diffusion::weights::read_config;
 use crate::memory::footprint::NetworkConfigs;
-use crate::memory::plan::{plan, region_px, Plan, PlanRequest};
+use crate::memory::ops::ConvKernel;
+use crate::memory::plan::{plan, plan_pose, region_px, Plan, PlanRequest, StagePlan};
 use crate::memory::profile::{gib, DeviceProfile};
+use crate::pose::stage::PoseOptions;
 
 /// The configurations of the located diffusion weights (the pose network is not part of a
 /// diffusion plan: its stage has ended before refinement starts).
@@ -22,6 +26,39 @@ fn configs(dirs: &ComponentDirs) -> Result<NetworkConfigs> {
         controlnet: read_config(&dirs.controlnet.join("config.json"))?,
         vae: read_config(&dirs.vae.join("config.json"))?,
         ..published
+    })
+}
+
+/// Plans the pose stage for tracking `frames` frames of `frame` size with the checkpoint at
+/// `weights` (its own configuration), before it is loaded: the largest pair batch up to
+/// `--pose-batch` that fits the budget (`--vram-budget`, else the memory free now); fails
+/// with the bytes missing when one pair does not fit.
+pub(super) fn plan_track(
+    options: &PoseOptions,
+    weights: &Path,
+    frame: FrameSize,
+    frames: u64,
+) -> Result<StagePlan> {
+    let device = crate::nn::device();
+    plan_pose(&PlanRequest {
+        budget_bytes: options
+            .vram_budget
+            .unwrap_or_else(|| DeviceProfile::current().free_bytes),
+        frame,
+        region_px: (0, 0),
+        frames,
+        dtype: options.dtype,
+        conv: ConvKernel::of(&device),
+        max_batch: None,
+        max_pose_batch: Some(options.batch),
+        pose_size_px: options.size_px,
+        configs: NetworkConfigs {
+            pose: crate::pose::weights::config(weights)?,
+            ..NetworkConfigs::published()
+        },
+        pose: true,
+        vae_tile_px: None,
+        budget_option: "--vram-budget",
     })
 }
 
@@ -45,7 +82,10 @@ pub(super) fn plan_refine(
         region_px: region_px(frame, opts.region, &opts.roi),
         frames,
         dtype: opts.precision.dtype(),
+        conv: ConvKernel::of(&crate::nn::device()),
         max_batch: None,
+        max_pose_batch: None,
+        pose_size_px: cfg.pose.size_px,
         configs: configs(dirs)?,
         pose: false,
         vae_tile_px: opts.vae.tiling.map(|t| t.sample_px as u64),

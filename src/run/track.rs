@@ -65,7 +65,7 @@ pub(super) fn obtain(
         }
     }
     let started = Instant::now();
-    let tracked = compute(source, options, None, progress)?;
+    let tracked = compute(source, options, &weights, None, progress)?;
     tracked.track.write(&cached)?;
     crate::core::atomic::write(&key_file, key.as_bytes())?;
     let mut stage =
@@ -78,16 +78,27 @@ pub(super) fn obtain(
     })
 }
 
-/// Tracks the clip's frames, or its first `limit` frames.
+/// Tracks the clip's frames, or its first `limit` frames, at the pair batch the memory plan
+/// chooses (failing before anything is decoded or loaded when one pair does not fit).
 fn compute(
     source: &Source,
     options: &PoseOptions,
+    weights: &Path,
     limit: Option<u64>,
     progress: &dyn Progress,
 ) -> Result<TrackedClip> {
-    let frames = source.spawn_decoder(8).into_iter();
-    let limit = limit.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
-    track_frames(frames.take(limit), options, progress)
+    let clip = source.summary();
+    let frames = limit.map_or(clip.frame_count, |n| n.min(clip.frame_count));
+    let plan = super::memory::plan_track(options, weights, clip.size, frames)?;
+    let planned = PoseOptions {
+        batch: plan.batch,
+        ..options.clone()
+    };
+    let decoded = source.spawn_decoder(8).into_iter();
+    let take = usize::try_from(frames).unwrap_or(usize::MAX);
+    let mut tracked = track_frames(decoded.take(take), &planned, progress)?;
+    tracked.stats.memory_plan = Some(plan);
+    Ok(tracked)
 }
 
 /// What `vanelia track` was asked to do.
@@ -132,14 +143,14 @@ pub struct TrackReport {
 /// Runs the pose stage alone: decodes the input (or its first `max_frames` frames), tracks,
 /// writes the poses file (and the COLMAP model) and the report beside it.
 pub fn track_only(job: &TrackJob, progress: &dyn Progress) -> Result<TrackReport> {
-    crate::pose::stage::preflight(&job.options)?;
+    let weights = crate::pose::stage::preflight(&job.options)?;
     let source = Source::open(&job.input, job.seq_rate)?;
     let clip = source.summary();
     crate::video::check_writable(&job.output)?;
     let device = crate::memory::profile::DeviceProfile::current();
     let monitor = crate::memory::monitor::PeakMonitor::start(&crate::nn::device());
     let started = Instant::now();
-    let tracked = compute(&source, &job.options, job.max_frames, progress)?;
+    let tracked = compute(&source, &job.options, &weights, job.max_frames, progress)?;
     tracked.track.write(&job.output)?;
     if let Some(dir) = &job.colmap {
         crate::core::colmap::write(&tracked.track, dir)?;
