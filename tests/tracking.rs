@@ -429,6 +429,68 @@ mod cli {
         );
     }
 
+    /// The memory model's bytes per pair of the tiny model on the demo at `FAST`'s size.
+    fn tiny_pair_bytes() -> u64 {
+        use vanelia::memory::ops::{ConvKernel, Ops};
+        let config = vanelia::pose::weights::config(&tiny_pose_model()).unwrap();
+        let demo = vanelia::core::FrameSize {
+            width: 640,
+            height: 360,
+        };
+        let net = vanelia::pose::preprocess::PreprocessGeometry::new(demo, 64)
+            .unwrap()
+            .network;
+        let cpu_f32 = Ops {
+            conv: ConvKernel::Cpu,
+            s: 4,
+        };
+        vanelia::memory::footprint::pose_pair_bytes(
+            &config,
+            cpu_f32,
+            (net.height.into(), net.width.into()),
+        )
+    }
+
+    #[test]
+    fn a_pair_batch_out_of_memory_is_retried_at_half_and_tracks_as_the_smaller_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |name: &str, limit: Option<u64>, batch: &str| {
+            let poses = dir.path().join(format!("{name}.json"));
+            let mut cmd = track_cmd(dir.path(), &asset("demo.mp4"), &poses);
+            cmd.args(["--max-frames", "10", "--pose-batch", batch]);
+            if let Some(limit) = limit {
+                cmd.env("VANELIA_INJECT_ALLOC_LIMIT", limit.to_string());
+            }
+            (cmd.output().unwrap(), poses)
+        };
+        // 8 and 4 pairs exceed the simulated device, 2 fit
+        let limit = tiny_pair_bytes() * 5 / 2;
+        let (out, recovered) = run("recovered", Some(limit), "8");
+        assert_ok(&out);
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("recovered.report.json")).unwrap(),
+        )
+        .unwrap();
+        let tracking = &report["stages"][0]["tracking"];
+        assert_eq!(tracking["pair_batch"], 2, "{tracking}");
+        assert_eq!(tracking["oom_retries"], 2, "{tracking}");
+        assert_eq!(tracking["memory_plan"]["batch"], 8);
+        // the same track as a run asked for 2 pairs per batch
+        let (out, at_two) = run("at_two", None, "2");
+        assert_ok(&out);
+        assert_eq!(
+            std::fs::read(&recovered).unwrap(),
+            std::fs::read(&at_two).unwrap()
+        );
+        // one pair that does not fit is an error with what to lower
+        let (out, _) = run("none", Some(tiny_pair_bytes() / 2), "8");
+        let err = assert_fails(&out);
+        assert!(
+            err.contains("out of memory in track") && err.contains("--pose-size"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn bench_times_the_pose_stage_alone_at_two_pair_batches() {
         let dir = tempfile::tempdir().unwrap();

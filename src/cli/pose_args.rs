@@ -86,6 +86,9 @@ impl PoseArgs {
             size_px: self.pose_size,
             batch: self.pose_batch,
             vram_budget,
+            inject_alloc_limit: std::env::var("VANELIA_INJECT_ALLOC_LIMIT")
+                .ok()
+                .and_then(|v| crate::memory::profile::parse_bytes(&v)),
             dtype: self.pose_precision.dtype(),
             track: TrackOptions {
                 keyframe_every: self.keyframe_every,

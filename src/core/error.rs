@@ -108,7 +108,7 @@ pub enum Error {
         detail: String,
     },
     /// The device ran out of memory and the stage could not go on (even at batch 1).
-    #[error("out of memory in {stage}: {detail}; set a smaller --vram-budget, --refine-px or --batch-size")]
+    #[error("out of memory in {stage}: {detail}; {}", oom_hint(.stage))]
     OutOfMemory {
         /// The stage.
         stage: &'static str,
@@ -144,4 +144,20 @@ impl Error {
             path: path.into(),
         }
     }
+}
+
+/// What to lower when `stage` runs out of memory even at batch 1.
+fn oom_hint(stage: &str) -> &'static str {
+    if stage == "track" {
+        "set a smaller --vram-budget or --pose-size, or --pose-precision f16"
+    } else {
+        "set a smaller --vram-budget, --refine-px or --batch-size"
+    }
+}
+
+/// CUDA's out-of-memory as candle reports it (`DriverError(CUDA_ERROR_OUT_OF_MEMORY, "out of
+/// memory")`, cuBLAS `CUBLAS_STATUS_ALLOC_FAILED`; spec platform.md §8). Matched on the
+/// message so that the check is the same in builds with and without the `cuda` feature.
+pub fn is_out_of_memory(message: &str) -> bool {
+    message.contains("OUT_OF_MEMORY") || message.contains("ALLOC_FAILED")
 }

@@ -506,7 +506,7 @@ fn compute(e: candle_core::Error) -> Error {
         other => other,
     };
     let detail = inner.to_string();
-    if is_out_of_memory(&detail) {
+    if crate::core::error::is_out_of_memory(&detail) {
         Error::OutOfMemory {
             stage: "refine",
             detail,
@@ -514,11 +514,4 @@ fn compute(e: candle_core::Error) -> Error {
     } else {
         Error::Diffusion { detail }
     }
-}
-
-/// CUDA's out-of-memory as candle reports it (`DriverError(CUDA_ERROR_OUT_OF_MEMORY, "out of
-/// memory")`, cuBLAS `CUBLAS_STATUS_ALLOC_FAILED`; spec platform.md §8). Matched on the
-/// message so that the check is the same in builds with and without the `cuda` feature.
-pub fn is_out_of_memory(message: &str) -> bool {
-    message.contains("OUT_OF_MEMORY") || message.contains("ALLOC_FAILED")
 }

@@ -331,37 +331,20 @@ impl PoseWork {
     }
 }
 
-/// DUSt3R tracking `work`, the largest of its phases: a frame's encoding; a batch of pair
-/// forwards beside the keyframe pairs' point maps (and, while registering, the aligned
-/// keyframes and the chunk's maps); the global alignment (`pose::tracker::track`). A pair holds both views' decoder
-/// lists (the head inputs) while the two heads run one after the other, the first view's
-/// result beside the second head. Every frame's encoding stays cached throughout. On the CPU
-/// the device is the host, so the preprocessed frames and the keyframes' host points count
-/// too.
+/// DUSt3R tracking `work`, the largest of its phases (`pose::tracker::track`): a frame's
+/// encoding; a batch of pair decodes ([`pose_pair_bytes`] each) beside the keyframe pairs'
+/// point maps (and, while registering, the aligned keyframes and the chunk's maps); the global
+/// alignment. Every frame's encoding stays cached throughout. On the CPU the device is the
+/// host, so the preprocessed frames and the keyframes' host points count too.
 pub fn pose_bytes(cfg: &Dust3rConfig, ops: Ops, work: &PoseWork) -> u64 {
     let s = ops.s;
     let (h, w) = work.size_px;
     let p = cfg.patch_size as u64;
-    let grid = (h / p, w / p);
-    let n = grid.0 * grid.1;
-    let (enc, dec) = (cfg.encoder(), cfg.decoder());
+    let n = (h / p) * (w / p);
+    let enc = cfg.encoder();
     let encoder = n * (enc.embed_dim as u64 * 5 + enc.mlp_hidden as u64) * s
         + attention_bytes(enc.num_heads as u64, n, n, s);
-    let decoder = 2
-        * (n * (dec.embed_dim as u64 * 6 + dec.mlp_hidden as u64) * s
-            + attention_bytes(dec.num_heads as u64, n, n, s));
-    // per view [enc_out, dec_1 … dec_D] plus the last layer before dec_norm
-    let lists =
-        2 * n * (enc.embed_dim as u64 + (cfg.dec_depth as u64 + 1) * dec.embed_dim as u64) * s;
-    let head = if cfg.head_type == "dpt" {
-        dpt_head_bytes(&cfg.dpt(), ops, grid)
-    } else {
-        // the linear head's projection and its pixel shuffle
-        2 * 4 * p * p * n * s
-    };
-    // raw outputs and the f32 point maps of both views
-    let outputs = 2 * 4 * h * w * (s + 4);
-    let batch = work.batch_pairs * (lists + decoder.max(head) + outputs);
+    let batch = work.batch_pairs * pose_pair_bytes(cfg, ops, work.size_px);
     // one pair's point maps and confidences, both views, f32
     let maps = 2 * 4 * h * w * 4;
     let results = work.keyframe_pairs * maps;
@@ -381,6 +364,32 @@ pub fn pose_bytes(cfg: &Dust3rConfig, ops: Ops, work: &PoseWork) -> u64 {
         0
     };
     cache + host + encoder.max(keyframe_phase).max(registration).max(alignment)
+}
+
+/// One pair of a batch of pair decodes at `h × w` pixels: both views' decoder lists (the head
+/// inputs) and the decoder's transient or one view's head, whichever is larger (the heads
+/// run one after the other), and both views' raw and f32 outputs.
+pub fn pose_pair_bytes(cfg: &Dust3rConfig, ops: Ops, (h, w): (u64, u64)) -> u64 {
+    let s = ops.s;
+    let p = cfg.patch_size as u64;
+    let grid = (h / p, w / p);
+    let n = grid.0 * grid.1;
+    let (enc, dec) = (cfg.encoder(), cfg.decoder());
+    let decoder = 2
+        * (n * (dec.embed_dim as u64 * 6 + dec.mlp_hidden as u64) * s
+            + attention_bytes(dec.num_heads as u64, n, n, s));
+    // per view [enc_out, dec_1 … dec_D] plus the last layer before dec_norm
+    let lists =
+        2 * n * (enc.embed_dim as u64 + (cfg.dec_depth as u64 + 1) * dec.embed_dim as u64) * s;
+    let head = if cfg.head_type == "dpt" {
+        dpt_head_bytes(&cfg.dpt(), ops, grid)
+    } else {
+        // the linear head's projection and its pixel shuffle
+        2 * 4 * p * p * n * s
+    };
+    // raw outputs and the f32 point maps of both views
+    let outputs = 2 * 4 * h * w * (s + 4);
+    lists + decoder.max(head) + outputs
 }
 
 /// The global alignment (`pose::align`, f32) of `edges` keyframe pairs over `images`

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use candle_core::{Result, Tensor};
 
 use super::model::{Dust3r, EncodedView};
+use crate::core::error::is_out_of_memory;
 
 /// Point maps of a batch of directed pairs (view 1 = frame i, view 2 = frame j), all in each
 /// pair's first camera: `pred_i`/`pred_j` (P, H, W, 3), `conf_i`/`conf_j` (P, H, W), f32.
@@ -29,7 +30,20 @@ pub trait PairPredictor {
     fn predict(&mut self, pairs: &[(usize, usize)]) -> Result<PairBatch>;
 }
 
-/// The network, encoding each frame once and decoding pairs in batches.
+/// A simulated device size for the pair batches (`VANELIA_INJECT_ALLOC_LIMIT`): a batch whose
+/// modelled bytes exceed the limit fails as CUDA's out-of-memory would, so that the recovery
+/// runs on a CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InjectedLimit {
+    /// The simulated device's bytes.
+    pub limit_bytes: u64,
+    /// The memory model's bytes per pair of a batch.
+    pub per_pair_bytes: u64,
+}
+
+/// The network, encoding each frame once and decoding pairs in batches; a batch that runs out
+/// of device memory is retried at half the size, and the smaller size kept (pairs are
+/// independent, so the predictions do not change).
 pub struct NetworkPredictor<'a> {
     model: &'a Dust3r,
     /// Frame `k`'s network input (1, 3, H, W).
@@ -37,10 +51,13 @@ pub struct NetworkPredictor<'a> {
     size_px: (usize, usize),
     encoded: HashMap<usize, EncodedView>,
     batch: usize,
+    injected: Option<InjectedLimit>,
     /// Pair forwards run so far (decoder + heads).
     pub pairs_run: usize,
     /// Frames encoded so far.
     pub frames_encoded: usize,
+    /// Batches that ran out of memory and were retried smaller.
+    pub oom_retries: usize,
 }
 
 impl<'a> NetworkPredictor<'a> {
@@ -57,7 +74,9 @@ impl<'a> NetworkPredictor<'a> {
             size_px,
             encoded: HashMap::new(),
             batch: batch.max(1),
+            injected: None,
             pairs_run: 0,
+            oom_retries: 0,
             frames_encoded: 0,
         }
     }
@@ -71,6 +90,41 @@ impl<'a> NetworkPredictor<'a> {
         }
         Ok(())
     }
+
+    /// Simulates a device of `limit` (see [`InjectedLimit`]).
+    pub fn with_injected_limit(mut self, limit: Option<InjectedLimit>) -> Self {
+        self.injected = limit;
+        self
+    }
+
+    /// Pairs per batch now (smaller than asked after an out-of-memory retry).
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Decodes one batch of pairs whose frames are encoded.
+    fn decode(&self, chunk: &[(usize, usize)]) -> Result<super::model::PairPrediction> {
+        if let Some(limit) = self.injected {
+            let need = chunk.len() as u64 * limit.per_pair_bytes;
+            if need > limit.limit_bytes {
+                candle_core::bail!(
+                    "injected CUDA_ERROR_OUT_OF_MEMORY: {} pairs need {need} bytes, the limit \
+                     is {}",
+                    chunk.len(),
+                    limit.limit_bytes
+                );
+            }
+        }
+        let view = |k: usize| -> Result<&EncodedView> {
+            self.encoded
+                .get(&k)
+                .ok_or_else(|| candle_core::Error::Msg(format!("frame {k} not encoded")))
+        };
+        let v1: Vec<&EncodedView> = chunk.iter().map(|p| view(p.0)).collect::<Result<_>>()?;
+        let v2: Vec<&EncodedView> = chunk.iter().map(|p| view(p.1)).collect::<Result<_>>()?;
+        self.model
+            .decode(&EncodedView::stack(&v1)?, &EncodedView::stack(&v2)?, None)
+    }
 }
 
 impl PairPredictor for NetworkPredictor<'_> {
@@ -80,26 +134,29 @@ impl PairPredictor for NetworkPredictor<'_> {
 
     fn predict(&mut self, pairs: &[(usize, usize)]) -> Result<PairBatch> {
         let mut parts: [Vec<Tensor>; 4] = Default::default();
-        for chunk in pairs.chunks(self.batch) {
+        let mut start = 0;
+        while start < pairs.len() {
+            let chunk = &pairs[start..(start + self.batch).min(pairs.len())];
             for &(i, j) in chunk {
                 self.encode(i)?;
                 self.encode(j)?;
             }
-            let view = |k: usize| -> Result<&EncodedView> {
-                self.encoded
-                    .get(&k)
-                    .ok_or_else(|| candle_core::Error::Msg(format!("frame {k} not encoded")))
+            let pred = match self.decode(chunk) {
+                Ok(pred) => pred,
+                Err(e) if chunk.len() > 1 && is_out_of_memory(&e.to_string()) => {
+                    // the batch's tensors went with the error
+                    self.batch = chunk.len().div_ceil(2);
+                    self.oom_retries += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
-            let v1: Vec<&EncodedView> = chunk.iter().map(|p| view(p.0)).collect::<Result<_>>()?;
-            let v2: Vec<&EncodedView> = chunk.iter().map(|p| view(p.1)).collect::<Result<_>>()?;
-            let pred =
-                self.model
-                    .decode(&EncodedView::stack(&v1)?, &EncodedView::stack(&v2)?, None)?;
             parts[0].push(pred.view1.pts3d);
             parts[1].push(pred.view1.conf);
             parts[2].push(pred.view2.pts3d);
             parts[3].push(pred.view2.conf);
             self.pairs_run += chunk.len();
+            start += chunk.len();
         }
         let [a, b, c, d] = parts.map(|p| Tensor::cat(&p, 0));
         Ok(PairBatch {

@@ -6,10 +6,13 @@ use std::path::PathBuf;
 
 use candle_core::DType;
 
-use super::predictor::NetworkPredictor;
+use super::predictor::{InjectedLimit, NetworkPredictor};
 use super::preprocess::{PoseInput, PreprocessGeometry};
 use super::tracker::{track, TrackOptions, TrackStats};
+use crate::core::error::is_out_of_memory;
 use crate::core::{CameraPose, CameraTrack, Error, Frame, FrameSize, Intrinsics, Progress, Result};
+use crate::memory::footprint::pose_pair_bytes;
+use crate::memory::ops::{ConvKernel, Ops};
 
 /// Options of the pose stage.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -24,6 +27,10 @@ pub struct PoseOptions {
     pub batch: usize,
     /// Device memory the stage may use (`--vram-budget`); `None` = the memory free now.
     pub vram_budget: Option<u64>,
+    /// Simulated device size for the pair batches (`VANELIA_INJECT_ALLOC_LIMIT`, see
+    /// [`super::predictor::InjectedLimit`]).
+    #[serde(skip)]
+    pub inject_alloc_limit: Option<u64>,
     /// Network precision (f16 is for GPUs; the reference runs f32).
     #[serde(skip)]
     pub dtype: DType,
@@ -40,6 +47,7 @@ impl Default for PoseOptions {
             size_px: 512,
             batch: 8,
             vram_budget: None,
+            inject_alloc_limit: None,
             dtype: DType::F32,
             track: TrackOptions::default(),
         }
@@ -110,12 +118,33 @@ pub fn track_frames(
             None => candle_core::bail!("frame {k} out of range"),
         }
     };
-    let mut predictor = NetworkPredictor::new(&model, size_px, options.batch, load);
-    let outcome =
-        track(&mut predictor, inputs.len(), &options.track).map_err(|e| Error::Unavailable {
-            what: "camera tracking",
-            hint: format!("{e}; import a camera track with --poses instead"),
-        })?;
+    let injected = options.inject_alloc_limit.map(|limit_bytes| InjectedLimit {
+        limit_bytes,
+        per_pair_bytes: pose_pair_bytes(
+            &model.config,
+            Ops {
+                conv: ConvKernel::of(&device),
+                s: options.dtype.size_in_bytes() as u64,
+            },
+            (net.height.into(), net.width.into()),
+        ),
+    });
+    let mut predictor =
+        NetworkPredictor::new(&model, size_px, options.batch, load).with_injected_limit(injected);
+    let outcome = track(&mut predictor, inputs.len(), &options.track).map_err(|e| {
+        let detail = e.to_string();
+        if is_out_of_memory(&detail) {
+            Error::OutOfMemory {
+                stage: "track",
+                detail,
+            }
+        } else {
+            Error::Unavailable {
+                what: "camera tracking",
+                hint: format!("{detail}; import a camera track with --poses instead"),
+            }
+        }
+    })?;
     progress.advance("tracking", 1);
     let poses = outcome
         .world_from_cam
@@ -135,7 +164,8 @@ pub fn track_frames(
     Ok(TrackedClip {
         track,
         stats: TrackStats {
-            pair_batch: options.batch,
+            pair_batch: predictor.batch(),
+            oom_retries: predictor.oom_retries,
             ..outcome.stats
         },
         warnings: outcome.warnings,

@@ -59,8 +59,10 @@ pub struct TrackStats {
     pub keyframe_pairs: usize,
     /// Directed pairs used to register the other frames.
     pub registration_pairs: usize,
-    /// Pairs per network batch (`--pose-batch`).
+    /// Pairs per network batch at the end (the plan's, or smaller after out-of-memory).
     pub pair_batch: usize,
+    /// Pair batches that ran out of device memory and were retried at half the size.
+    pub oom_retries: usize,
     /// Alignment loss at the start and at the end.
     pub align_loss: [f64; 2],
     /// Alignment iterations.
