@@ -1,0 +1,174 @@
+//! Activations of the diffusion stages: a UNet + ControlNet step, the ControlNet's hint
+//! encoder, the VAE's encoder and decoder, walked through the code statement by statement.
+
+use super::{attention_bytes, attention_bytes_chunked, level_sizes};
+use crate::diffusion::unet::UNet2DConditionConfig;
+use crate::diffusion::vae::AutoencoderKLConfig;
+use crate::memory::ops::{Conv, Ops};
+
+/// One UNet + ControlNet evaluation of `samples` latents of `h × w` (CFG doubles the frames).
+pub fn denoise_step_bytes(
+    cfg: &UNet2DConditionConfig,
+    ops: Ops,
+    (h, w): (u64, u64),
+    samples: u64,
+    chunk: u64,
+) -> u64 {
+    let s = ops.s;
+    let c: Vec<u64> = cfg.block_out_channels.iter().map(|&c| c as u64).collect();
+    let n = level_sizes(h, w, c.len());
+    let last = c.len() - 1;
+    let lpb = cfg.layers_per_block as u64;
+    // skip connections the up path consumes (conv_in, each down layer, each downsampler)
+    let mut skips = c[0] * n[0];
+    for l in 0..=last {
+        skips += lpb * c[l] * n[l];
+        if l < last {
+            skips += c[l] * n[l + 1];
+        }
+    }
+    // the ControlNet's residuals have the same shapes, plus the mid block's
+    let residuals = skips + c[last] * n[last];
+    let heads = cfg.attention_head_dim as u64;
+    let transient = (0..=last)
+        .map(|l| {
+            let attn = 4 * c[l] * n[l] * s + attention_bytes_chunked(heads, n[l], n[l], s, chunk);
+            let geglu = 16 * c[l] * n[l] * s;
+            // an up-path resnet on the concatenation of the path and its skip
+            let up_resnet = ops.resnet(2 * c[l], c[l], n[l]);
+            attn.max(geglu).max(up_resnet)
+        })
+        .max()
+        .unwrap_or(0);
+    let latents = 2 * cfg.in_channels.max(4) as u64 * n[0] * s;
+    samples * ((skips + residuals) * s + transient + latents)
+}
+
+/// The ControlNet's hint encoder (`controlnet_cond_embedding`) on `samples` hint images of
+/// `h × w` pixels: convolutions at image resolution, run at the start of every step before
+/// the step's skips exist. `channels` is `conditioning_embedding_out_channels`.
+pub fn control_hint_bytes(channels: &[usize], ops: Ops, (h, w): (u64, u64), samples: u64) -> u64 {
+    let c: Vec<u64> = channels.iter().map(|&c| c as u64).collect();
+    let n = |l: usize| h.div_ceil(1 << l) * w.div_ceil(1 << l);
+    let hint = ops.map(3, n(0));
+    // conv_in, then per width a same-size conv and a stride-2 conv to the next; each
+    // convolution's output goes through a SiLU beside it
+    let step = |conv: Conv| {
+        ops.map(conv.c_in, conv.n_in) + ops.conv(conv) + ops.map(conv.c_out, conv.n_out)
+    };
+    let mut peak = step(Conv::same(3, c[0], 3, n(0)));
+    for l in 0..c.len().saturating_sub(1) {
+        peak = peak.max(step(Conv::same(c[l], c[l], 3, n(l))));
+        peak = peak.max(step(Conv {
+            c_in: c[l],
+            c_out: c[l + 1],
+            k: 3,
+            n_in: n(l),
+            n_out: n(l + 1),
+        }));
+    }
+    samples * (hint + peak)
+}
+
+/// The VAE's mid block at the latent grid of `latent` pixels and `c` channels: its resnets,
+/// or its single-head attention (the input, the norm and the projections beside the
+/// scores).
+fn vae_mid_bytes(ops: Ops, c: u64, latent: u64) -> u64 {
+    let attention =
+        4 * ops.map(c, latent) + attention_bytes(1, latent, latent, ops.s).max(latent * latent * 8);
+    ops.resnet(c, c, latent).max(attention)
+}
+
+/// VAE decoder peak for `frames` images of `h × w` pixels decoded together: the mid block,
+/// each up level's resnets and upsampler (nearest ×2, then a 3x3 conv at the larger size),
+/// and the output norm and conv, plus the decoded image in f32.
+pub fn vae_decode_bytes(cfg: &AutoencoderKLConfig, ops: Ops, h: u64, w: u64, frames: u64) -> u64 {
+    let rev: Vec<u64> = cfg
+        .block_out_channels
+        .iter()
+        .rev()
+        .map(|&c| c as u64)
+        .collect();
+    let n = level_sizes(h, w, rev.len());
+    let levels = rev.len();
+    let mut peak = vae_mid_bytes(ops, rev[0], n[levels - 1]);
+    for (k, &c_out) in rev.iter().enumerate() {
+        let at = n[levels - 1 - k];
+        let c_in = if k == 0 { c_out } else { rev[k - 1] };
+        peak = peak.max(ops.resnet(c_in, c_out, at));
+        if k + 1 < levels {
+            let up = n[levels - 2 - k];
+            let upsampled = ops.map(c_out, at) + ops.map(c_out, up);
+            peak = peak.max(upsampled + ops.conv(Conv::same(c_out, c_out, 3, up)));
+        }
+    }
+    let last = rev[levels - 1];
+    let out = ops.map(last, n[0]) + ops.norm_silu_conv(Conv::same(last, 3, 3, n[0]));
+    frames * (peak.max(out) + 3 * h * w * 4)
+}
+
+/// VAE encoder peak for `frames` images of `h × w` pixels encoded together: conv_in at full
+/// size, each down level's resnets and downsampler (zero-padded, then a stride-2 3x3 conv),
+/// the mid block and the output norm and conv (to the moments).
+pub fn vae_encode_bytes(cfg: &AutoencoderKLConfig, ops: Ops, h: u64, w: u64, frames: u64) -> u64 {
+    let c: Vec<u64> = cfg.block_out_channels.iter().map(|&c| c as u64).collect();
+    let n = level_sizes(h, w, c.len());
+    let levels = c.len();
+    let image = ops.map(3, n[0]);
+    let mut peak = image + ops.conv(Conv::same(3, c[0], 3, n[0]));
+    for (l, &ch) in c.iter().enumerate() {
+        let c_in = if l == 0 { ch } else { c[l - 1] };
+        peak = peak.max(ops.resnet(c_in, ch, n[l]));
+        if l + 1 < levels {
+            let padded = (h.div_ceil(1 << l) + 1) * (w.div_ceil(1 << l) + 1);
+            let down = Conv {
+                c_in: ch,
+                c_out: ch,
+                k: 3,
+                n_in: padded,
+                n_out: n[l + 1],
+            };
+            peak = peak.max(ops.map(ch, n[l]) + ops.map(ch, padded) + ops.conv(down));
+        }
+    }
+    let top = c[levels - 1];
+    let latent = n[levels - 1];
+    peak = peak.max(vae_mid_bytes(ops, top, latent));
+    let moments = 2 * cfg.latent_channels as u64;
+    let out = ops.map(top, latent) + ops.norm_silu_conv(Conv::same(top, moments, 3, latent));
+    frames * (peak.max(out) + image)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::ops::ConvKernel;
+
+    const CPU_HALF: Ops = Ops {
+        conv: ConvKernel::Cpu,
+        s: 2,
+    };
+    const IM2COL_HALF: Ops = Ops {
+        conv: ConvKernel::Im2col,
+        s: 2,
+    };
+
+    #[test]
+    fn activations_grow_with_batch_and_size_and_tiling_caps_the_decoder() {
+        let unet = UNet2DConditionConfig::default();
+        let one = denoise_step_bytes(&unet, CPU_HALF, (64, 64), 2, 4096);
+        assert_eq!(
+            denoise_step_bytes(&unet, CPU_HALF, (64, 64), 16, 4096),
+            8 * one
+        );
+        assert!(denoise_step_bytes(&unet, CPU_HALF, (128, 128), 2, 4096) > 3 * one);
+        assert!(denoise_step_bytes(&unet, CPU_HALF, (64, 64), 2, 1024) < one / 2);
+        let vae = AutoencoderKLConfig::default();
+        let decode = |ops, h, w| vae_decode_bytes(&vae, ops, h, w, 1);
+        assert!(decode(CPU_HALF, 1080, 1920) > 4 * decode(CPU_HALF, 512, 512));
+        // at 1080p the VAE's unchunked mid-block attention alone is 2.1 GB of f16 scores
+        assert!(decode(CPU_HALF, 1080, 1920) > 2_000_000_000);
+        // and without cuDNN a full-resolution 256-channel conv's column buffer is 9.6 GB
+        assert!(decode(IM2COL_HALF, 1080, 1920) > 9_600_000_000);
+    }
+}
