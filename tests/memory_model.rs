@@ -4,8 +4,8 @@
 //! plus [`ALLOCATOR_SLACK`]) must be at least the measured peak and at most 1.25 times it,
 //! the goal the issue sets for the device.
 //!
-//! Its own test binary with one test: the monitor reads the process's resident memory, so
-//! nothing else may allocate beside the block being measured.
+//! Its own test binary, each case in a child process of its own: the monitor reads the
+//! process's resident memory, so nothing else may allocate beside the block being measured.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
 
 use candle_core::{DType, Device, Tensor};
@@ -30,10 +30,7 @@ fn measure(model_bytes: u64, block: impl FnOnce()) -> (f64, f64) {
 }
 
 fn ops(dtype: DType) -> Ops {
-    Ops {
-        conv: ConvKernel::Cpu,
-        s: dtype.size_in_bytes() as u64,
-    }
+    Ops::of(ConvKernel::Cpu, dtype)
 }
 
 fn vae(dtype: DType) -> AutoencoderKL {

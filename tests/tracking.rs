@@ -424,7 +424,10 @@ mod cli {
         let err = assert_fails(&out);
         assert!(report.is_none());
         assert!(
-            err.contains("--vram-budget") && err.contains("pose stage") && err.contains("missing"),
+            err.contains("--vram-budget")
+                && err.contains("pose stage")
+                && err.contains("missing")
+                && err.contains("--keyframe-every"),
             "{err}"
         );
     }
@@ -440,10 +443,7 @@ mod cli {
         let net = vanelia::pose::preprocess::PreprocessGeometry::new(demo, 64)
             .unwrap()
             .network;
-        let cpu_f32 = Ops {
-            conv: ConvKernel::Cpu,
-            s: 4,
-        };
+        let cpu_f32 = Ops::of(ConvKernel::Cpu, candle_core::DType::F32);
         vanelia::memory::footprint::pose_pair_bytes(
             &config,
             cpu_f32,
@@ -475,6 +475,12 @@ mod cli {
         assert_eq!(tracking["pair_batch"], 2, "{tracking}");
         assert_eq!(tracking["oom_retries"], 2, "{tracking}");
         assert_eq!(tracking["memory_plan"]["batch"], 8);
+        assert!(
+            report["warnings"]
+                .to_string()
+                .contains("ran out of device memory"),
+            "{report}"
+        );
         // the same track as a run asked for 2 pairs per batch
         let (out, at_two) = run("at_two", None, "2");
         assert_ok(&out);
@@ -486,7 +492,7 @@ mod cli {
         let (out, _) = run("none", Some(tiny_pair_bytes() / 2), "8");
         let err = assert_fails(&out);
         assert!(
-            err.contains("out of memory in track") && err.contains("--pose-size"),
+            err.contains("out of memory in track") && err.contains("--keyframe-every"),
             "{err}"
         );
     }

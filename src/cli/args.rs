@@ -157,6 +157,7 @@ pub struct RunArgs {
 impl RunArgs {
     /// Validates the arguments into a run configuration.
     pub fn validate(&self) -> Result<RunConfig> {
+        let budget = vram_budget(self.vram_budget.as_deref())?;
         let input = required(&self.input, "--input")?;
         let model = required(&self.model, "--model")?;
         let output = required(&self.output, "--output")?;
@@ -246,11 +247,8 @@ impl RunArgs {
             crf: self.crf,
             seq_rate: rate_of(self.fps),
             diffusion: self.diffusion.validate(self.seed, self.feather)?,
-            pose: self.pose.validate(
-                self.diffusion.offline,
-                vram_budget(self.vram_budget.as_deref())?,
-            )?,
-            vram_budget: vram_budget(self.vram_budget.as_deref())?,
+            pose: self.pose.validate(self.diffusion.offline, budget)?,
+            vram_budget: budget,
         })
     }
 }

@@ -204,9 +204,7 @@ impl DiffusionArgs {
                 tokenizer: self.tokenizer.clone(),
                 offline: self.offline,
             },
-            inject_alloc_limit: std::env::var("VANELIA_INJECT_ALLOC_LIMIT")
-                .ok()
-                .and_then(|v| crate::memory::profile::parse_bytes(&v)),
+            inject_alloc_limit: crate::memory::profile::injected_alloc_limit(),
         })
     }
 }

@@ -10,6 +10,7 @@ use crate::memory::footprint::NetworkConfigs;
 use crate::memory::ops::ConvKernel;
 use crate::memory::plan::{region_px, PlanRequest};
 use crate::memory::profile::parse_bytes;
+use crate::pose::tracker::TrackOptions;
 
 /// Output format of the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,6 +60,13 @@ pub struct PlanArgs {
     /// as the main job's --pose-batch.
     #[arg(long, value_name = "N")]
     pub pose_batch: Option<usize>,
+    /// Every N-th frame is a keyframe, as the main job's --keyframe-every.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub keyframe_every: usize,
+    /// Keyframes are paired with this many following keyframes, as the main job's
+    /// --pose-window.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub pose_window: usize,
     /// Pose network input long side in pixels, as the main job's --pose-size.
     #[arg(long, default_value_t = 512, value_name = "PX")]
     pub pose_size: u32,
@@ -96,6 +104,16 @@ impl PlanArgs {
             (16..=4096).contains(&self.pose_size) && self.pose_size.is_multiple_of(16),
             "must be a multiple of 16 in 16..=4096",
         )?;
+        check(
+            "--keyframe-every",
+            (1..=1000).contains(&self.keyframe_every),
+            "must be in 1..=1000",
+        )?;
+        check(
+            "--pose-window",
+            (1..=32).contains(&self.pose_window),
+            "must be in 1..=32",
+        )?;
         let roi = RoiSettings {
             min_model_px: self.refine_px,
             ..RoiSettings::default()
@@ -114,6 +132,11 @@ impl PlanArgs {
             max_batch: self.batch_size,
             max_pose_batch: self.pose_batch,
             pose_size_px: self.pose_size,
+            track: TrackOptions {
+                keyframe_every: self.keyframe_every,
+                window: self.pose_window,
+                ..TrackOptions::default()
+            },
             configs: NetworkConfigs::published(),
             pose: !self.no_pose,
             vae_tile_px: (self.vae_tile > 0).then_some(u64::from(self.vae_tile)),

@@ -53,7 +53,7 @@ pub struct PoseArgs {
 
 impl PoseArgs {
     /// Validates into the stage's options, with the run's `--vram-budget`.
-    pub fn validate(&self, offline: bool, vram_budget: Option<u64>) -> Result<PoseOptions> {
+    pub fn validate(&self, offline: bool, vram_budget_bytes: Option<u64>) -> Result<PoseOptions> {
         check(
             "--pose-size",
             self.pose_size >= 16 && self.pose_size.is_multiple_of(16) && self.pose_size <= 4096,
@@ -85,10 +85,8 @@ impl PoseArgs {
             offline,
             size_px: self.pose_size,
             batch: self.pose_batch,
-            vram_budget,
-            inject_alloc_limit: std::env::var("VANELIA_INJECT_ALLOC_LIMIT")
-                .ok()
-                .and_then(|v| crate::memory::profile::parse_bytes(&v)),
+            vram_budget_bytes,
+            inject_alloc_limit_bytes: crate::memory::profile::injected_alloc_limit(),
             dtype: self.pose_precision.dtype(),
             track: TrackOptions {
                 keyframe_every: self.keyframe_every,

@@ -146,12 +146,17 @@ impl Error {
     }
 }
 
+/// What makes the tracker need less memory (its plan's and its out-of-memory messages).
+pub const TRACK_MEMORY_HINT: &str =
+    "a larger --keyframe-every (fewer keyframe pairs to align), a smaller --pose-size, or f16 \
+     tracker precision";
+
 /// What to lower when `stage` runs out of memory even at batch 1.
-fn oom_hint(stage: &str) -> &'static str {
+fn oom_hint(stage: &str) -> String {
     if stage == "track" {
-        "set a smaller --vram-budget or --pose-size, or --pose-precision f16"
+        format!("use {TRACK_MEMORY_HINT}")
     } else {
-        "set a smaller --vram-budget, --refine-px or --batch-size"
+        "set a smaller --vram-budget, --refine-px or --batch-size".into()
     }
 }
 

@@ -430,10 +430,7 @@ impl RefineStage {
         let Some(limit) = self.opts.inject_alloc_limit else {
             return Ok(());
         };
-        let ops = crate::memory::ops::Ops {
-            conv: crate::memory::ops::ConvKernel::of(&self.device),
-            s: self.opts.precision.dtype().size_in_bytes() as u64,
-        };
+        let ops = crate::memory::ops::Ops::on(&self.device, self.opts.precision.dtype());
         let need = crate::memory::footprint::denoise_step_bytes(
             &self.unet.config,
             ops,

@@ -87,14 +87,35 @@ impl Conv {
 pub struct Ops {
     /// The convolution kernel.
     pub conv: ConvKernel,
-    /// Bytes per element of the network dtype.
-    pub s: u64,
+    /// Bytes per value of the network dtype.
+    pub value_bytes: u64,
 }
 
 impl Ops {
+    /// Half precision (2-byte values) with `conv`.
+    pub const fn half(conv: ConvKernel) -> Self {
+        Self {
+            conv,
+            value_bytes: 2,
+        }
+    }
+
+    /// `dtype` with the kernel this build runs on `device`.
+    pub fn on(device: &Device, dtype: candle_core::DType) -> Self {
+        Self::of(ConvKernel::of(device), dtype)
+    }
+
+    /// `dtype` with `conv`.
+    pub fn of(conv: ConvKernel, dtype: candle_core::DType) -> Self {
+        Self {
+            conv,
+            value_bytes: dtype.size_in_bytes() as u64,
+        }
+    }
+
     /// `c` channels at `n` pixels, bytes.
     pub fn map(&self, c: u64, n: u64) -> u64 {
-        c * n * self.s
+        c * n * self.value_bytes
     }
 
     /// A convolution's output and scratch, per sample (its input is the caller's).
@@ -109,7 +130,7 @@ impl Ops {
             ConvKernel::Im2col => c.k * c.k * c.c_in * c.n_out + c.c_out * c.n_out,
             ConvKernel::Cudnn => 0,
         };
-        (c.c_out * c.n_out + scratch) * self.s
+        (c.c_out * c.n_out + scratch) * self.value_bytes
     }
 
     /// candle-nn's GroupNorm on `elems` values, its input included: 20 bytes per value in
@@ -154,16 +175,12 @@ mod tests {
     #[test]
     fn im2col_holds_the_column_buffer_the_cpu_a_copy_and_cudnn_neither() {
         let c = Conv::same(256, 256, 3, 1000);
-        let bytes = |conv| Ops { conv, s: 2 }.conv(c);
+        let bytes = |conv| Ops::half(conv).conv(c);
         assert_eq!(bytes(ConvKernel::Cudnn), 256 * 1000 * 2);
         assert_eq!(bytes(ConvKernel::Cpu), 2 * 256 * 1000 * 2);
         assert_eq!(bytes(ConvKernel::Im2col), (9 + 2) * 256 * 1000 * 2);
         // platform.md §8: a 3x3, 256-channel 1080p column buffer is about 9.6 GB in f16
-        let column = Ops {
-            conv: ConvKernel::Im2col,
-            s: 2,
-        }
-        .conv(Conv::same(256, 256, 3, 1920 * 1080))
+        let column = Ops::half(ConvKernel::Im2col).conv(Conv::same(256, 256, 3, 1920 * 1080))
             - 2 * 256 * 1920 * 1080 * 2;
         assert!((9.4e9..9.8e9).contains(&(column as f64)), "{column}");
     }
@@ -171,7 +188,7 @@ mod tests {
     #[test]
     fn group_norm_bounds_a_cpu_resnet_and_the_column_buffer_a_cuda_one() {
         let n = 4096;
-        let resnet = |conv, s| Ops { conv, s }.resnet(256, 128, n);
+        let resnet = |conv, value_bytes| Ops { conv, value_bytes }.resnet(256, 128, n);
         for s in [2, 4] {
             assert_eq!(resnet(ConvKernel::Cpu, s), 20 * 256 * n);
             assert!(resnet(ConvKernel::Im2col, s) > resnet(ConvKernel::Cpu, s));

@@ -7,7 +7,7 @@ use candle_core::DType;
 use serde::Serialize;
 
 use super::footprint::{
-    control_hint_bytes, denoise_step_bytes, dtype_bytes, pose_bytes, render_bytes,
+    control_hint_bytes, denoise_step_bytes, dtype_bytes, pose_bytes, pose_parameters, render_bytes,
     text_encoder_bytes, vae_decode_bytes, vae_encode_bytes, NetworkConfigs, ParameterCounts,
     PoseWork,
 };
@@ -50,6 +50,8 @@ pub struct PlanRequest {
     pub max_pose_batch: Option<usize>,
     /// The pose network's input long side, pixels (`--pose-size`).
     pub pose_size_px: u32,
+    /// The tracker's keyframes, window and registration chunk.
+    pub track: TrackOptions,
     /// The networks' configurations.
     pub configs: NetworkConfigs,
     /// Whether the pose stage runs (no imported track).
@@ -135,7 +137,7 @@ fn diffusion_stages(
     tile: bool,
 ) -> Vec<StagePlan> {
     let s = dtype_bytes(req.dtype);
-    let ops = Ops { conv: req.conv, s };
+    let ops = Ops::of(req.conv, req.dtype);
     let (h, w) = req.region_px;
     let (vh, vw) = match (tile, req.vae_tile_px) {
         (_, Some(t)) => (h.min(t), w.min(t)),
@@ -166,6 +168,13 @@ fn diffusion_stages(
             denoise_step_bytes(unet, ops, latents, 2 * b as u64, chunk as u64).max(
                 control_hint_bytes(
                     &req.configs.controlnet.conditioning_embedding_out_channels,
+                    req.configs
+                        .controlnet
+                        .unet
+                        .block_out_channels
+                        .first()
+                        .copied()
+                        .unwrap_or(0),
                     ops,
                     (h, w),
                     2 * b as u64,
@@ -184,30 +193,29 @@ fn diffusion_stages(
     ]
 }
 
-fn pose_stage(req: &PlanRequest, counts: &ParameterCounts, pairs: usize) -> Result<StagePlan> {
+fn pose_stage(req: &PlanRequest, pose_params: u64, pairs: usize) -> Result<StagePlan> {
     let geometry = PreprocessGeometry::new(req.frame, req.pose_size_px)?;
     let (h, w) = (
         u64::from(geometry.network.height),
         u64::from(geometry.network.width),
     );
-    let work = PoseWork::of(req.frames, (h, w), pairs as u64, &TrackOptions::default())?;
+    let work = PoseWork::of(req.frames, (h, w), pairs as u64, &req.track)?;
     let s = dtype_bytes(req.dtype);
-    let act = pose_bytes(&req.configs.pose, Ops { conv: req.conv, s }, &work);
-    Ok(stage("pose", counts.pose * s, act, pairs, req.dtype))
+    let act = pose_bytes(&req.configs.pose, Ops::of(req.conv, req.dtype), &work);
+    Ok(stage("pose", pose_params * s, act, pairs, req.dtype))
 }
 
 /// The pose stage at the largest pair batch up to the user's `--pose-batch` that fits in the
 /// budget; fails, naming the bytes missing, when one pair does not.
 pub fn plan_pose(req: &PlanRequest) -> Result<StagePlan> {
-    let counts = ParameterCounts::of(&req.configs)?;
-    pose_plan(req, &counts)
+    pose_plan(req, pose_parameters(&req.configs.pose)?)
 }
 
-fn pose_plan(req: &PlanRequest, counts: &ParameterCounts) -> Result<StagePlan> {
+fn pose_plan(req: &PlanRequest, pose_params: u64) -> Result<StagePlan> {
     let usable = (req.budget_bytes as f64 * USABLE_FRACTION) as u64;
     let tried = allowed_batches(req.max_pose_batch)
         .into_iter()
-        .map(|p| pose_stage(req, counts, p))
+        .map(|p| pose_stage(req, pose_params, p))
         .collect::<Result<Vec<_>>>()?;
     match tried.iter().find(|s| s.peak_bytes <= usable) {
         Some(p) => Ok(p.clone()),
@@ -241,7 +249,7 @@ pub fn plan(req: &PlanRequest) -> Result<Plan> {
     let allowed = allowed_batches(req.max_batch);
     let mut stages = Vec::new();
     if req.pose {
-        stages.push(pose_plan(req, &counts)?);
+        stages.push(pose_plan(req, counts.pose)?);
     }
     // the renderer stays loaded while frames are refined (they alternate per batch)
     let render = StagePlan {
@@ -318,7 +326,7 @@ fn too_small(req: &PlanRequest, stage: Option<&StagePlan>) -> Error {
     let usable = (req.budget_bytes as f64 * USABLE_FRACTION) as u64;
     let (name, need) = stage.map_or(("?".to_string(), 0), |s| (s.name.clone(), s.peak_bytes));
     let smaller = if name == "pose" {
-        "a smaller --pose-size or --pose-precision f16"
+        crate::core::error::TRACK_MEMORY_HINT
     } else {
         "a smaller --refine-px or f16 precision"
     };
@@ -408,6 +416,7 @@ mod tests {
             max_batch: None,
             max_pose_batch: None,
             pose_size_px: 512,
+            track: TrackOptions::default(),
             configs: NetworkConfigs::published(),
             pose: true,
             vae_tile_px: None,

@@ -119,6 +119,14 @@ pub fn gib(bytes: u64) -> String {
     format!("{value:.2} {}", units[unit])
 }
 
+/// `VANELIA_INJECT_ALLOC_LIMIT`: a simulated device size in bytes (see README, "Memory"), so
+/// that out-of-memory recovery can be exercised on a CPU.
+pub fn injected_alloc_limit() -> Option<u64> {
+    std::env::var("VANELIA_INJECT_ALLOC_LIMIT")
+        .ok()
+        .and_then(|v| parse_bytes(&v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

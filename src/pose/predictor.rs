@@ -42,8 +42,8 @@ pub struct InjectedLimit {
 }
 
 /// The network, encoding each frame once and decoding pairs in batches; a batch that runs out
-/// of device memory is retried at half the size, and the smaller size kept (pairs are
-/// independent, so the predictions do not change).
+/// of device memory is retried at half the size, and the smaller size kept for the rest
+/// (pairs are independent: only how they are batched changes).
 pub struct NetworkPredictor<'a> {
     model: &'a Dust3r,
     /// Frame `k`'s network input (1, 3, H, W).
@@ -144,7 +144,10 @@ impl PairPredictor for NetworkPredictor<'_> {
             let pred = match self.decode(chunk) {
                 Ok(pred) => pred,
                 Err(e) if chunk.len() > 1 && is_out_of_memory(&e.to_string()) => {
-                    // the batch's tensors went with the error
+                    // the batch's tensors went with the error; let the device free them
+                    if let Some(view) = self.encoded.values().next() {
+                        let _ = view.tokens.device().synchronize();
+                    }
                     self.batch = chunk.len().div_ceil(2);
                     self.oom_retries += 1;
                     continue;

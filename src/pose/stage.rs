@@ -12,7 +12,7 @@ use super::tracker::{track, TrackOptions, TrackStats};
 use crate::core::error::is_out_of_memory;
 use crate::core::{CameraPose, CameraTrack, Error, Frame, FrameSize, Intrinsics, Progress, Result};
 use crate::memory::footprint::pose_pair_bytes;
-use crate::memory::ops::{ConvKernel, Ops};
+use crate::memory::ops::Ops;
 
 /// Options of the pose stage.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -26,11 +26,11 @@ pub struct PoseOptions {
     /// Most pairs decoded per batch (`--pose-batch`); the memory plan may choose fewer.
     pub batch: usize,
     /// Device memory the stage may use (`--vram-budget`); `None` = the memory free now.
-    pub vram_budget: Option<u64>,
+    pub vram_budget_bytes: Option<u64>,
     /// Simulated device size for the pair batches (`VANELIA_INJECT_ALLOC_LIMIT`, see
     /// [`super::predictor::InjectedLimit`]).
     #[serde(skip)]
-    pub inject_alloc_limit: Option<u64>,
+    pub inject_alloc_limit_bytes: Option<u64>,
     /// Network precision (f16 is for GPUs; the reference runs f32).
     #[serde(skip)]
     pub dtype: DType,
@@ -46,8 +46,8 @@ impl Default for PoseOptions {
             offline: false,
             size_px: 512,
             batch: 8,
-            vram_budget: None,
-            inject_alloc_limit: None,
+            vram_budget_bytes: None,
+            inject_alloc_limit_bytes: None,
             dtype: DType::F32,
             track: TrackOptions::default(),
         }
@@ -118,17 +118,16 @@ pub fn track_frames(
             None => candle_core::bail!("frame {k} out of range"),
         }
     };
-    let injected = options.inject_alloc_limit.map(|limit_bytes| InjectedLimit {
-        limit_bytes,
-        per_pair_bytes: pose_pair_bytes(
-            &model.config,
-            Ops {
-                conv: ConvKernel::of(&device),
-                s: options.dtype.size_in_bytes() as u64,
-            },
-            (net.height.into(), net.width.into()),
-        ),
-    });
+    let injected = options
+        .inject_alloc_limit_bytes
+        .map(|limit_bytes| InjectedLimit {
+            limit_bytes,
+            per_pair_bytes: pose_pair_bytes(
+                &model.config,
+                Ops::on(&device, options.dtype),
+                (net.height.into(), net.width.into()),
+            ),
+        });
     let mut predictor =
         NetworkPredictor::new(&model, size_px, options.batch, load).with_injected_limit(injected);
     let outcome = track(&mut predictor, inputs.len(), &options.track).map_err(|e| {
@@ -146,6 +145,15 @@ pub fn track_frames(
         }
     })?;
     progress.advance("tracking", 1);
+    let mut warnings = outcome.warnings.clone();
+    if predictor.oom_retries > 0 {
+        warnings.push(format!(
+            "{} pair batches ran out of device memory and were retried at half the size; \
+             tracking ended at {} pairs per batch (set --pose-batch to that to skip the retries)",
+            predictor.oom_retries,
+            predictor.batch()
+        ));
+    }
     let poses = outcome
         .world_from_cam
         .iter()
@@ -168,7 +176,7 @@ pub fn track_frames(
             oom_retries: predictor.oom_retries,
             ..outcome.stats
         },
-        warnings: outcome.warnings,
+        warnings,
     })
 }
 

@@ -29,6 +29,15 @@ fn configs(dirs: &ComponentDirs) -> Result<NetworkConfigs> {
     })
 }
 
+/// The budget to plan for: the user's, else the memory free now, else (where the device
+/// does not say) no limit rather than none at all.
+fn budget_bytes(explicit: Option<u64>) -> u64 {
+    explicit.unwrap_or_else(|| match DeviceProfile::current().free_bytes {
+        0 => u64::MAX,
+        free => free,
+    })
+}
+
 /// Plans the pose stage for tracking `frames` frames of `frame` size with the checkpoint at
 /// `weights` (its own configuration), before it is loaded: the largest pair batch up to
 /// `--pose-batch` that fits the budget (`--vram-budget`, else the memory free now); fails
@@ -41,9 +50,7 @@ pub(super) fn plan_track(
 ) -> Result<StagePlan> {
     let device = crate::nn::device();
     plan_pose(&PlanRequest {
-        budget_bytes: options
-            .vram_budget
-            .unwrap_or_else(|| DeviceProfile::current().free_bytes),
+        budget_bytes: budget_bytes(options.vram_budget_bytes),
         frame,
         region_px: (0, 0),
         frames,
@@ -52,6 +59,7 @@ pub(super) fn plan_track(
         max_batch: None,
         max_pose_batch: Some(options.batch),
         pose_size_px: options.size_px,
+        track: options.track,
         configs: NetworkConfigs {
             pose: crate::pose::weights::config(weights)?,
             ..NetworkConfigs::published()
@@ -72,9 +80,7 @@ pub(super) fn plan_refine(
     frame: FrameSize,
     frames: u64,
 ) -> Result<Plan> {
-    let budget = cfg
-        .vram_budget
-        .unwrap_or_else(|| DeviceProfile::current().free_bytes);
+    let budget = budget_bytes(cfg.vram_budget);
     let opts = &cfg.diffusion;
     let req = PlanRequest {
         budget_bytes: budget,
@@ -86,6 +92,7 @@ pub(super) fn plan_refine(
         max_batch: None,
         max_pose_batch: None,
         pose_size_px: cfg.pose.size_px,
+        track: cfg.pose.track,
         configs: configs(dirs)?,
         pose: false,
         vae_tile_px: opts.vae.tiling.map(|t| t.sample_px as u64),

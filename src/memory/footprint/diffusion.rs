@@ -1,7 +1,7 @@
 //! Activations of the diffusion stages: a UNet + ControlNet step, the ControlNet's hint
 //! encoder, the VAE's encoder and decoder, walked through the code statement by statement.
 
-use super::{attention_bytes, attention_bytes_chunked, level_sizes};
+use super::{attention_bytes_chunked, level_sizes};
 use crate::diffusion::unet::UNet2DConditionConfig;
 use crate::diffusion::vae::AutoencoderKLConfig;
 use crate::memory::ops::{Conv, Ops};
@@ -14,10 +14,12 @@ pub fn denoise_step_bytes(
     samples: u64,
     chunk: u64,
 ) -> u64 {
-    let s = ops.s;
+    let s = ops.value_bytes;
     let c: Vec<u64> = cfg.block_out_channels.iter().map(|&c| c as u64).collect();
+    let Some(last) = c.len().checked_sub(1) else {
+        return 0;
+    };
     let n = level_sizes(h, w, c.len());
-    let last = c.len() - 1;
     let lpb = cfg.layers_per_block as u64;
     // skip connections the up path consumes (conv_in, each down layer, each downsampler)
     let mut skips = c[0] * n[0];
@@ -34,8 +36,12 @@ pub fn denoise_step_bytes(
         .map(|l| {
             let attn = 4 * c[l] * n[l] * s + attention_bytes_chunked(heads, n[l], n[l], s, chunk);
             let geglu = 16 * c[l] * n[l] * s;
-            // an up-path resnet on the concatenation of the path and its skip
-            let up_resnet = ops.resnet(2 * c[l], c[l], n[l]);
+            // an up-path resnet on the concatenation of the path (the coarser level's width
+            // into the first resnet) and a skip (the finer level's into the last), the path
+            // alive beside it (`unet::model::up_block`): the widest of them
+            let path = c[(l + 1).min(last)].max(c[l]);
+            let skip = c[l.saturating_sub(1)].max(c[l]);
+            let up_resnet = ops.map(path, n[l]) + ops.resnet(path + skip, c[l], n[l]);
             attn.max(geglu).max(up_resnet)
         })
         .max()
@@ -46,18 +52,34 @@ pub fn denoise_step_bytes(
 
 /// The ControlNet's hint encoder (`controlnet_cond_embedding`) on `samples` hint images of
 /// `h × w` pixels: convolutions at image resolution, run at the start of every step before
-/// the step's skips exist. `channels` is `conditioning_embedding_out_channels`.
-pub fn control_hint_bytes(channels: &[usize], ops: Ops, (h, w): (u64, u64), samples: u64) -> u64 {
+/// the step's skips exist. `channels` is `conditioning_embedding_out_channels`, `out_channels`
+/// the width of its last convolution (the UNet's first block).
+pub fn control_hint_bytes(
+    channels: &[usize],
+    out_channels: usize,
+    ops: Ops,
+    (h, w): (u64, u64),
+    samples: u64,
+) -> u64 {
     let c: Vec<u64> = channels.iter().map(|&c| c as u64).collect();
+    let (Some(&first), Some(&top)) = (c.first(), c.last()) else {
+        return 0;
+    };
     let n = |l: usize| h.div_ceil(1 << l) * w.div_ceil(1 << l);
     let hint = ops.map(3, n(0));
-    // conv_in, then per width a same-size conv and a stride-2 conv to the next; each
-    // convolution's output goes through a SiLU beside it
+    // conv_in, then per width a same-size conv and a stride-2 conv to the next, each output
+    // through a SiLU beside it; conv_out at the coarsest size
     let step = |conv: Conv| {
         ops.map(conv.c_in, conv.n_in) + ops.conv(conv) + ops.map(conv.c_out, conv.n_out)
     };
-    let mut peak = step(Conv::same(3, c[0], 3, n(0)));
-    for l in 0..c.len().saturating_sub(1) {
+    let coarsest = n(c.len() - 1);
+    let mut peak = step(Conv::same(3, first, 3, n(0))).max(step(Conv::same(
+        top,
+        out_channels as u64,
+        3,
+        coarsest,
+    )));
+    for l in 0..c.len() - 1 {
         peak = peak.max(step(Conv::same(c[l], c[l], 3, n(l))));
         peak = peak.max(step(Conv {
             c_in: c[l],
@@ -71,11 +93,11 @@ pub fn control_hint_bytes(channels: &[usize], ops: Ops, (h, w): (u64, u64), samp
 }
 
 /// The VAE's mid block at the latent grid of `latent` pixels and `c` channels: its resnets,
-/// or its single-head attention (the input, the norm and the projections beside the
-/// scores).
+/// or its single-head attention (`vae::blocks::Attention`, unchunked: the input, the
+/// normalised tokens and q, k, v beside the score matrix and its scaled copy).
 fn vae_mid_bytes(ops: Ops, c: u64, latent: u64) -> u64 {
-    let attention =
-        4 * ops.map(c, latent) + attention_bytes(1, latent, latent, ops.s).max(latent * latent * 8);
+    let scores = 2 * latent * latent * ops.value_bytes;
+    let attention = 5 * ops.map(c, latent) + scores;
     ops.resnet(c, c, latent).max(attention)
 }
 
@@ -89,9 +111,12 @@ pub fn vae_decode_bytes(cfg: &AutoencoderKLConfig, ops: Ops, h: u64, w: u64, fra
         .rev()
         .map(|&c| c as u64)
         .collect();
+    let (Some(&top), Some(&last)) = (rev.first(), rev.last()) else {
+        return 0;
+    };
     let n = level_sizes(h, w, rev.len());
     let levels = rev.len();
-    let mut peak = vae_mid_bytes(ops, rev[0], n[levels - 1]);
+    let mut peak = vae_mid_bytes(ops, top, n[levels - 1]);
     for (k, &c_out) in rev.iter().enumerate() {
         let at = n[levels - 1 - k];
         let c_in = if k == 0 { c_out } else { rev[k - 1] };
@@ -102,8 +127,8 @@ pub fn vae_decode_bytes(cfg: &AutoencoderKLConfig, ops: Ops, h: u64, w: u64, fra
             peak = peak.max(upsampled + ops.conv(Conv::same(c_out, c_out, 3, up)));
         }
     }
-    let last = rev[levels - 1];
-    let out = ops.map(last, n[0]) + ops.norm_silu_conv(Conv::same(last, 3, 3, n[0]));
+    // conv_norm_out → SiLU → conv_out (its input counted by norm_silu_conv)
+    let out = ops.norm_silu_conv(Conv::same(last, 3, 3, n[0]));
     frames * (peak.max(out) + 3 * h * w * 4)
 }
 
@@ -112,10 +137,14 @@ pub fn vae_decode_bytes(cfg: &AutoencoderKLConfig, ops: Ops, h: u64, w: u64, fra
 /// the mid block and the output norm and conv (to the moments).
 pub fn vae_encode_bytes(cfg: &AutoencoderKLConfig, ops: Ops, h: u64, w: u64, frames: u64) -> u64 {
     let c: Vec<u64> = cfg.block_out_channels.iter().map(|&c| c as u64).collect();
+    let (Some(&first), Some(&top)) = (c.first(), c.last()) else {
+        return 0;
+    };
     let n = level_sizes(h, w, c.len());
     let levels = c.len();
+    // the input image stays alive throughout (added once, below)
     let image = ops.map(3, n[0]);
-    let mut peak = image + ops.conv(Conv::same(3, c[0], 3, n[0]));
+    let mut peak = ops.conv(Conv::same(3, first, 3, n[0]));
     for (l, &ch) in c.iter().enumerate() {
         let c_in = if l == 0 { ch } else { c[l - 1] };
         peak = peak.max(ops.resnet(c_in, ch, n[l]));
@@ -131,11 +160,10 @@ pub fn vae_encode_bytes(cfg: &AutoencoderKLConfig, ops: Ops, h: u64, w: u64, fra
             peak = peak.max(ops.map(ch, n[l]) + ops.map(ch, padded) + ops.conv(down));
         }
     }
-    let top = c[levels - 1];
     let latent = n[levels - 1];
     peak = peak.max(vae_mid_bytes(ops, top, latent));
     let moments = 2 * cfg.latent_channels as u64;
-    let out = ops.map(top, latent) + ops.norm_silu_conv(Conv::same(top, moments, 3, latent));
+    let out = ops.norm_silu_conv(Conv::same(top, moments, 3, latent));
     frames * (peak.max(out) + image)
 }
 
@@ -144,14 +172,8 @@ mod tests {
     use super::*;
     use crate::memory::ops::ConvKernel;
 
-    const CPU_HALF: Ops = Ops {
-        conv: ConvKernel::Cpu,
-        s: 2,
-    };
-    const IM2COL_HALF: Ops = Ops {
-        conv: ConvKernel::Im2col,
-        s: 2,
-    };
+    const CPU_HALF: Ops = Ops::half(ConvKernel::Cpu);
+    const IM2COL_HALF: Ops = Ops::half(ConvKernel::Im2col);
 
     #[test]
     fn activations_grow_with_batch_and_size_and_tiling_caps_the_decoder() {
@@ -166,8 +188,9 @@ mod tests {
         let vae = AutoencoderKLConfig::default();
         let decode = |ops, h, w| vae_decode_bytes(&vae, ops, h, w, 1);
         assert!(decode(CPU_HALF, 1080, 1920) > 4 * decode(CPU_HALF, 512, 512));
-        // at 1080p the VAE's unchunked mid-block attention alone is 2.1 GB of f16 scores
-        assert!(decode(CPU_HALF, 1080, 1920) > 2_000_000_000);
+        // at 1080p the VAE's unchunked mid-block attention alone holds 135·240 = 32,400²
+        // scores twice (the product and its scaled copy): 4.2 GB in half precision
+        assert!(decode(CPU_HALF, 1080, 1920) > 32_400 * 32_400 * 4);
         // and without cuDNN a full-resolution 256-channel conv's column buffer is 9.6 GB
         assert!(decode(IM2COL_HALF, 1080, 1920) > 9_600_000_000);
     }

@@ -91,6 +91,12 @@ impl NetworkConfigs {
     }
 }
 
+/// The pose network's parameter count alone (the tracker plans before the other networks
+/// matter).
+pub fn pose_parameters(cfg: &Dust3rConfig) -> Result<u64> {
+    census(|vb| Dust3r::new(vb, cfg.clone()))
+}
+
 /// Parameter counts of every network of the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct ParameterCounts {
@@ -110,7 +116,7 @@ impl ParameterCounts {
     /// Counts of the networks `configs` describe.
     pub fn of(configs: &NetworkConfigs) -> Result<Self> {
         Ok(Self {
-            pose: census(|vb| Dust3r::new(vb, configs.pose.clone()))?,
+            pose: pose_parameters(&configs.pose)?,
             text_encoder: census(|vb| {
                 ClipTextModel::new(vb.pp("text_model"), &configs.text_encoder)
             })?,
@@ -135,8 +141,8 @@ pub fn attention_bytes_chunked(heads: u64, queries: u64, keys: u64, s: u64, chun
     heads * queries.min(chunk) * keys * per_score
 }
 
-/// Pixels at each of `levels` resolutions, full size first (`ceil` halving, as the
-/// downsamplers pad).
+/// Pixels at each of `levels` resolutions, full size first (`ceil` halving: the UNet's
+/// padded downsamplers, an upper bound for the VAE's, which floor odd sizes).
 pub(super) fn level_sizes(h: u64, w: u64, levels: usize) -> Vec<u64> {
     (0..levels)
         .map(|l| h.div_ceil(1 << l) * w.div_ceil(1 << l))

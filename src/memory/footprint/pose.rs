@@ -64,7 +64,7 @@ impl PoseWork {
 /// alignment. Every frame's encoding stays cached throughout. On the CPU the device is the
 /// host, so the preprocessed frames and the keyframes' host points count too.
 pub fn pose_bytes(cfg: &Dust3rConfig, ops: Ops, work: &PoseWork) -> u64 {
-    let s = ops.s;
+    let s = ops.value_bytes;
     let (h, w) = work.size_px;
     let p = cfg.patch_size as u64;
     let n = (h / p) * (w / p);
@@ -75,7 +75,8 @@ pub fn pose_bytes(cfg: &Dust3rConfig, ops: Ops, work: &PoseWork) -> u64 {
     // one pair's point maps and confidences, both views, f32
     let maps = 2 * 4 * h * w * 4;
     let results = work.keyframe_pairs * maps;
-    // predicting: the maps so far beside the batch in flight, then their concatenation
+    // predicting: the maps so far beside the batch in flight (their concatenation at the end,
+    // twice the maps, stays below the alignment's figure)
     let keyframe_phase = results + batch;
     // registering: the keyframes' maps and aligned points and depth, the chunk's maps (as
     // parts beside the batch, then concatenated)
@@ -97,7 +98,7 @@ pub fn pose_bytes(cfg: &Dust3rConfig, ops: Ops, work: &PoseWork) -> u64 {
 /// inputs) and the decoder's transient or one view's head, whichever is larger (the heads
 /// run one after the other), and both views' raw and f32 outputs.
 pub fn pose_pair_bytes(cfg: &Dust3rConfig, ops: Ops, (h, w): (u64, u64)) -> u64 {
-    let s = ops.s;
+    let s = ops.value_bytes;
     let p = cfg.patch_size as u64;
     let grid = (h / p, w / p);
     let n = grid.0 * grid.1;
@@ -122,13 +123,15 @@ pub fn pose_pair_bytes(cfg: &Dust3rConfig, ops: Ops, (h, w): (u64, u64)) -> u64 
 /// The global alignment (`pose::align`, f32) of `edges` keyframe pairs over `images`
 /// keyframes of `h × w` pixels, the point maps included. Per edge and pixel: the two sides'
 /// maps, confidences and log weights (10 values); the loss graph autograd keeps, per side the
-/// aligned points (matmul, then + translation), the gathered world points, the residual, its
-/// square, their sum, + ε, the root and the weighted distance (16 values); the backward pass
-/// about as much again; and the gradients candle accumulates for the constant maps and
-/// weights (4 per side). Per image pixel: the depth map's world points (14 values), their
-/// gradients, the depth parameter with its gradient and Adam's two moments.
+/// aligned points (matmul, then + translation: 6), the gathered world points (3), the
+/// residual (3), its square (3), their sum, + ε, the root and the weighted distance (4): 19
+/// values; the backward pass's frontier (candle drops a node's gradient once it has been
+/// propagated): the gradients of a side's residual, of its aligned and gathered points and of
+/// the matmul output in flight, 12 per side; and the gradients candle accumulates for the
+/// constant maps and weights (4 per side). Per image pixel: the depth map's world points (14
+/// values), their gradients, the depth parameter with its gradient and Adam's two moments.
 pub fn alignment_bytes(edges: u64, images: u64, (h, w): (u64, u64)) -> u64 {
-    let per_edge_pixel = 10 + 2 * 16 + 2 * 16 + 2 * 4;
+    let per_edge_pixel = 10 + 2 * 19 + 2 * 12 + 2 * 4;
     let per_image_pixel = 2 * 14 + 4;
     (edges * per_edge_pixel + images * per_image_pixel) * h * w * 4
 }
@@ -167,18 +170,9 @@ mod tests {
     use super::*;
     use crate::memory::footprint::released_dust3r_config;
 
-    const CPU_HALF: Ops = Ops {
-        conv: ConvKernel::Cpu,
-        s: 2,
-    };
-    const IM2COL_HALF: Ops = Ops {
-        conv: ConvKernel::Im2col,
-        s: 2,
-    };
-    const CUDNN_HALF: Ops = Ops {
-        conv: ConvKernel::Cudnn,
-        s: 2,
-    };
+    const CPU_HALF: Ops = Ops::half(ConvKernel::Cpu);
+    const IM2COL_HALF: Ops = Ops::half(ConvKernel::Im2col);
+    const CUDNN_HALF: Ops = Ops::half(ConvKernel::Cudnn);
 
     #[test]
     fn a_pose_pair_holds_one_dpt_head_at_a_time() {
