@@ -160,6 +160,20 @@ fn oom_hint(stage: &str) -> String {
     }
 }
 
+/// A backend's failure in `stage`: [`Error::OutOfMemory`] when the message says the device ran
+/// out, else what `other` makes of the message.
+pub fn backend_failure(
+    stage: &'static str,
+    detail: String,
+    other: impl FnOnce(String) -> Error,
+) -> Error {
+    if is_out_of_memory(&detail) {
+        Error::OutOfMemory { stage, detail }
+    } else {
+        other(detail)
+    }
+}
+
 /// CUDA's out-of-memory as candle reports it (`DriverError(CUDA_ERROR_OUT_OF_MEMORY, "out of
 /// memory")`, cuBLAS `CUBLAS_STATUS_ALLOC_FAILED`; spec platform.md §8). Matched on the
 /// message so that the check is the same in builds with and without the `cuda` feature.

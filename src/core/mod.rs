@@ -1,8 +1,9 @@
 //! Types shared by every stage: errors, frames, cameras and tracks, progress, the run report,
-//! deterministic noise, content hashes and atomic writes. Stage modules depend on this module
+//! deterministic noise, content hashes, atomic writes and out-of-memory batching. Stage modules depend on this module
 //! and never on each other.
 
 pub mod atomic;
+pub mod batching;
 pub mod camera;
 pub mod colmap;
 pub mod color;

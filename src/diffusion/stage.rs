@@ -20,6 +20,7 @@ use super::schedulers::{SchedulerConfig, SchedulerKind};
 use super::tokenizer::ClipTokenizer;
 use super::unet::model::UNet2DConditionModel;
 use super::vae::{AutoencoderKL, VaeMode};
+use crate::core::batching::in_halving_batches;
 use crate::core::filter::Plane;
 use crate::core::{Error, FrameNr, FrameSize, RenderLayers, Result};
 
@@ -249,26 +250,29 @@ impl RefineStage {
         jobs: &[&Job],
         out: &mut [Refined],
     ) -> Result<()> {
-        let mut start = 0;
-        while start < jobs.len() {
-            let size = self.stats.batch_size.max(1);
-            let chunk = &jobs[start..(start + size).min(jobs.len())];
-            match self.refine_batch(frames, chunk) {
-                Ok(refined) => {
-                    for (job, r) in chunk.iter().zip(refined) {
-                        out[job.index] = r;
-                    }
-                    start += chunk.len();
+        let mut size = self.stats.batch_size;
+        let device = self.device.clone();
+        let retries = in_halving_batches(
+            jobs,
+            &mut size,
+            |chunk| {
+                let refined = self.refine_batch(frames, chunk)?;
+                for (job, r) in chunk.iter().zip(refined) {
+                    out[job.index] = r;
                 }
-                Err(Error::OutOfMemory { .. }) if chunk.len() > 1 => {
+                Ok(())
+            },
+            |e| {
+                let oom = matches!(e, Error::OutOfMemory { .. });
+                if oom {
                     // the batch's tensors are gone with the error; let the device free them
-                    let _ = self.device.synchronize();
-                    self.stats.batch_size = chunk.len().div_ceil(2);
-                    self.stats.oom_retries += 1;
+                    let _ = device.synchronize();
                 }
-                Err(e) => return Err(e),
-            }
-        }
+                oom
+            },
+        )?;
+        self.stats.batch_size = size;
+        self.stats.oom_retries += retries;
         Ok(())
     }
 
@@ -502,13 +506,7 @@ fn compute(e: candle_core::Error) -> Error {
         candle_core::Error::WithBacktrace { inner, .. } => *inner,
         other => other,
     };
-    let detail = inner.to_string();
-    if crate::core::error::is_out_of_memory(&detail) {
-        Error::OutOfMemory {
-            stage: "refine",
-            detail,
-        }
-    } else {
-        Error::Diffusion { detail }
-    }
+    crate::core::error::backend_failure("refine", inner.to_string(), |detail| Error::Diffusion {
+        detail,
+    })
 }

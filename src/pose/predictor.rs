@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use candle_core::{Result, Tensor};
+use candle_core::{Device, Result, Tensor};
 
 use super::model::{Dust3r, EncodedView};
+use crate::core::batching::in_halving_batches;
 use crate::core::error::is_out_of_memory;
 
 /// Point maps of a batch of directed pairs (view 1 = frame i, view 2 = frame j), all in each
@@ -46,6 +47,8 @@ pub struct InjectedLimit {
 /// (pairs are independent: only how they are batched changes).
 pub struct NetworkPredictor<'a> {
     model: &'a Dust3r,
+    /// Where the network runs (synchronised after an out-of-memory batch).
+    device: Device,
     /// Frame `k`'s network input (1, 3, H, W).
     load: Box<dyn FnMut(usize) -> Result<Tensor> + 'a>,
     size_px: (usize, usize),
@@ -61,15 +64,17 @@ pub struct NetworkPredictor<'a> {
 }
 
 impl<'a> NetworkPredictor<'a> {
-    /// `load(k)` gives frame k's input; pairs are decoded `batch` at a time.
+    /// `load(k)` gives frame k's input on `device`; pairs are decoded `batch` at a time.
     pub fn new(
         model: &'a Dust3r,
+        device: &Device,
         size_px: (usize, usize),
         batch: usize,
         load: impl FnMut(usize) -> Result<Tensor> + 'a,
     ) -> Self {
         Self {
             model,
+            device: device.clone(),
             load: Box::new(load),
             size_px,
             encoded: HashMap::new(),
@@ -134,33 +139,35 @@ impl PairPredictor for NetworkPredictor<'_> {
 
     fn predict(&mut self, pairs: &[(usize, usize)]) -> Result<PairBatch> {
         let mut parts: [Vec<Tensor>; 4] = Default::default();
-        let mut start = 0;
-        while start < pairs.len() {
-            let chunk = &pairs[start..(start + self.batch).min(pairs.len())];
-            for &(i, j) in chunk {
-                self.encode(i)?;
-                self.encode(j)?;
-            }
-            let pred = match self.decode(chunk) {
-                Ok(pred) => pred,
-                Err(e) if chunk.len() > 1 && is_out_of_memory(&e.to_string()) => {
-                    // the batch's tensors went with the error; let the device free them
-                    if let Some(view) = self.encoded.values().next() {
-                        let _ = view.tokens.device().synchronize();
-                    }
-                    self.batch = chunk.len().div_ceil(2);
-                    self.oom_retries += 1;
-                    continue;
+        let mut batch = self.batch;
+        let device = self.device.clone();
+        let retries = in_halving_batches(
+            pairs,
+            &mut batch,
+            |chunk| {
+                for &(i, j) in chunk {
+                    self.encode(i)?;
+                    self.encode(j)?;
                 }
-                Err(e) => return Err(e),
-            };
-            parts[0].push(pred.view1.pts3d);
-            parts[1].push(pred.view1.conf);
-            parts[2].push(pred.view2.pts3d);
-            parts[3].push(pred.view2.conf);
-            self.pairs_run += chunk.len();
-            start += chunk.len();
-        }
+                let pred = self.decode(chunk)?;
+                parts[0].push(pred.view1.pts3d);
+                parts[1].push(pred.view1.conf);
+                parts[2].push(pred.view2.pts3d);
+                parts[3].push(pred.view2.conf);
+                self.pairs_run += chunk.len();
+                Ok(())
+            },
+            |e: &candle_core::Error| {
+                let oom = is_out_of_memory(&e.to_string());
+                if oom {
+                    // the batch's tensors went with the error; let the device free them
+                    let _ = device.synchronize();
+                }
+                oom
+            },
+        )?;
+        self.batch = batch;
+        self.oom_retries += retries;
         let [a, b, c, d] = parts.map(|p| Tensor::cat(&p, 0));
         Ok(PairBatch {
             pred_i: a?,

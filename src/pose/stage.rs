@@ -9,7 +9,7 @@ use candle_core::DType;
 use super::predictor::{InjectedLimit, NetworkPredictor};
 use super::preprocess::{PoseInput, PreprocessGeometry};
 use super::tracker::{track, TrackOptions, TrackStats};
-use crate::core::error::is_out_of_memory;
+use crate::core::error::backend_failure;
 use crate::core::{CameraPose, CameraTrack, Error, Frame, FrameSize, Intrinsics, Progress, Result};
 use crate::memory::footprint::pose_pair_bytes;
 use crate::memory::ops::Ops;
@@ -128,21 +128,13 @@ pub fn track_frames(
                 (net.height.into(), net.width.into()),
             ),
         });
-    let mut predictor =
-        NetworkPredictor::new(&model, size_px, options.batch, load).with_injected_limit(injected);
+    let mut predictor = NetworkPredictor::new(&model, &device, size_px, options.batch, load)
+        .with_injected_limit(injected);
     let outcome = track(&mut predictor, inputs.len(), &options.track).map_err(|e| {
-        let detail = e.to_string();
-        if is_out_of_memory(&detail) {
-            Error::OutOfMemory {
-                stage: "track",
-                detail,
-            }
-        } else {
-            Error::Unavailable {
-                what: "camera tracking",
-                hint: format!("{detail}; import a camera track with --poses instead"),
-            }
-        }
+        backend_failure("track", e.to_string(), |detail| Error::Unavailable {
+            what: "camera tracking",
+            hint: format!("{detail}; import a camera track with --poses instead"),
+        })
     })?;
     progress.advance("tracking", 1);
     let mut warnings = outcome.warnings.clone();
