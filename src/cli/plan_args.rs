@@ -94,25 +94,11 @@ impl PlanArgs {
             self.batch_size.is_none_or(|b| (1..=64).contains(&b)),
             "must be in 1..=64",
         )?;
-        check(
-            "--pose-batch",
-            self.pose_batch.is_none_or(|b| (1..=256).contains(&b)),
-            "must be in 1..=256",
-        )?;
-        check(
-            "--pose-size",
-            (16..=4096).contains(&self.pose_size) && self.pose_size.is_multiple_of(16),
-            "must be a multiple of 16 in 16..=4096",
-        )?;
-        check(
-            "--keyframe-every",
-            (1..=1000).contains(&self.keyframe_every),
-            "must be in 1..=1000",
-        )?;
-        check(
-            "--pose-window",
-            (1..=32).contains(&self.pose_window),
-            "must be in 1..=32",
+        super::pose_args::check_tracker_shape(
+            self.pose_size,
+            self.keyframe_every,
+            self.pose_window,
+            self.pose_batch.unwrap_or(1),
         )?;
         let roi = RoiSettings {
             min_model_px: self.refine_px,

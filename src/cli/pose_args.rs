@@ -54,30 +54,16 @@ pub struct PoseArgs {
 impl PoseArgs {
     /// Validates into the stage's options, with the run's `--vram-budget`.
     pub fn validate(&self, offline: bool, vram_budget_bytes: Option<u64>) -> Result<PoseOptions> {
-        check(
-            "--pose-size",
-            self.pose_size >= 16 && self.pose_size.is_multiple_of(16) && self.pose_size <= 4096,
-            "must be a multiple of 16 in 16..=4096",
-        )?;
-        check(
-            "--keyframe-every",
-            (1..=1000).contains(&self.keyframe_every),
-            "must be in 1..=1000",
-        )?;
-        check(
-            "--pose-window",
-            (1..=32).contains(&self.pose_window),
-            "must be in 1..=32",
+        check_tracker_shape(
+            self.pose_size,
+            self.keyframe_every,
+            self.pose_window,
+            self.pose_batch,
         )?;
         check(
             "--pose-iters",
             self.pose_iters <= 100_000,
             "must be at most 100000",
-        )?;
-        check(
-            "--pose-batch",
-            (1..=256).contains(&self.pose_batch),
-            "must be in 1..=256",
         )?;
         let defaults = TrackOptions::default();
         Ok(PoseOptions {
@@ -100,6 +86,36 @@ impl PoseArgs {
             },
         })
     }
+}
+
+/// Checks the tracker options that shape its work and memory (`vanelia plan` takes them too):
+/// `--pose-size`, `--keyframe-every`, `--pose-window`, `--pose-batch`.
+pub(super) fn check_tracker_shape(
+    size_px: u32,
+    keyframe_every: usize,
+    window: usize,
+    batch: usize,
+) -> Result<()> {
+    check(
+        "--pose-size",
+        (16..=4096).contains(&size_px) && size_px.is_multiple_of(16),
+        "must be a multiple of 16 in 16..=4096",
+    )?;
+    check(
+        "--keyframe-every",
+        (1..=1000).contains(&keyframe_every),
+        "must be in 1..=1000",
+    )?;
+    check(
+        "--pose-window",
+        (1..=32).contains(&window),
+        "must be in 1..=32",
+    )?;
+    check(
+        "--pose-batch",
+        (1..=256).contains(&batch),
+        "must be in 1..=256",
+    )
 }
 
 /// Options of `vanelia track`: the pose stage alone.
