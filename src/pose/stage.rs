@@ -2,7 +2,7 @@
 //! and intrinsics in the decoded frame's pixels, confident scene points), plus figures and
 //! warnings for the run report.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use candle_core::DType;
 
@@ -86,13 +86,14 @@ pub fn preflight(options: &PoseOptions) -> Result<PathBuf> {
     super::locate::locate(options.weights.as_deref(), options.offline)
 }
 
-/// Preprocesses every frame, tracks the camera and maps the result to the frames' pixels.
+/// Preprocesses every frame, tracks the camera with the checkpoint at `weights` (found by
+/// [`preflight`]) and maps the result to the frames' pixels.
 pub fn track_frames(
     frames: impl Iterator<Item = Result<Frame>>,
     options: &PoseOptions,
+    weights: &Path,
     progress: &dyn Progress,
 ) -> Result<TrackedClip> {
-    let weights = preflight(options)?;
     let device = crate::nn::device();
     if options.dtype == DType::BF16 && device.is_cpu() {
         return Err(Error::InvalidArgument {
@@ -108,7 +109,7 @@ pub fn track_frames(
         });
     };
     let geometry = first.geometry;
-    let model = super::weights::load(&weights, options.dtype, &device)?;
+    let model = super::weights::load(weights, options.dtype, &device)?;
     let net = geometry.network;
     let size_px = (net.height as usize, net.width as usize);
     progress.begin("tracking", 1);
@@ -137,7 +138,7 @@ pub fn track_frames(
         })
     })?;
     progress.advance("tracking", 1);
-    let mut warnings = outcome.warnings.clone();
+    let mut warnings = outcome.warnings;
     if predictor.oom_retries > 0 {
         warnings.push(format!(
             "{} pair batches ran out of device memory and were retried at half the size; \

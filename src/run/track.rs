@@ -96,7 +96,7 @@ fn compute(
     };
     let decoded = source.spawn_decoder(8).into_iter();
     let take = usize::try_from(frames).unwrap_or(usize::MAX);
-    let mut tracked = track_frames(decoded.take(take), &planned, progress)?;
+    let mut tracked = track_frames(decoded.take(take), &planned, weights, progress)?;
     tracked.stats.memory_plan = Some(plan);
     Ok(tracked)
 }
