@@ -1,12 +1,17 @@
 //! The `vanelia` command: parse, validate, run, and report errors with their whole chain.
+//! The command line ([`cli`]) belongs to this binary; the library takes typed configurations.
+
+mod cli;
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use vanelia::cli::args::{BenchArgs, Cli, Command, RefineArg};
-use vanelia::cli::plan_args::PlanArgs;
-use vanelia::cli::pose_args::TrackArgs;
-use vanelia::cli::progress::Bars;
+use cli::args::RefineArg;
+use cli::bench_args::{base_args, child_command, BenchArgs};
+use cli::plan_args::PlanArgs;
+use cli::pose_args::TrackArgs;
+use cli::progress::Bars;
+use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -57,12 +62,13 @@ fn track(args: &TrackArgs) -> anyhow::Result<()> {
             return Ok(());
         };
         if let Some(t) = &stage.tracking {
+            let t = &t.stats;
             eprintln!(
                 "tracked {} frames ({} keyframes, {} pairs) in {:.1} s; alignment loss {:.4} -> {:.4}",
                 t.frames,
                 t.keyframes,
                 t.keyframe_pairs + t.registration_pairs,
-                stage.wall_secs,
+                stage.timing.wall_secs,
                 t.align_loss[0],
                 t.align_loss[1]
             );
@@ -70,7 +76,7 @@ fn track(args: &TrackArgs) -> anyhow::Result<()> {
         eprintln!(
             "wrote {} and {}",
             job.output.display(),
-            vanelia::run::report_path(&job.output).display()
+            vanelia::run::track_report_path(&job.output).display()
         );
     }
     Ok(())
@@ -78,7 +84,8 @@ fn track(args: &TrackArgs) -> anyhow::Result<()> {
 
 /// `vanelia plan`: the memory plan for a budget.
 fn plan(args: &PlanArgs) -> anyhow::Result<()> {
-    let plan = vanelia::memory::plan::plan(&args.validate()?)?;
+    let job = args.validate()?;
+    let plan = vanelia::memory::plan(&job.refine, job.pose.as_ref())?;
     let device = vanelia::memory::profile::DeviceProfile::current();
     if args.json {
         let mut json = serde_json::to_value(&plan)?;
@@ -104,12 +111,12 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         .skip_while(|a| a != "bench")
         .skip(1)
         .collect();
-    let diffusion = args.run.refine == RefineArg::Diffusion;
+    let stage = args.bench_stage.stage();
+    let base = base_args(&user, stage);
     let report = vanelia::run::bench::run_bench(
-        &exe,
-        &user,
-        args.bench_stage,
-        diffusion,
+        &|variant, run| child_command(&exe, &base, variant, run),
+        stage,
+        args.run.refine == RefineArg::Diffusion,
         args.bench_frames,
         &args.bench_dir,
     )?;

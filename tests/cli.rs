@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
 use vanelia::core::FrameRate;
-use vanelia::video::Source;
+use vanelia::video::{MediaPath, Source};
 
 use image::GenericImageView as _;
 
@@ -12,7 +12,7 @@ fn main_job_keeps_frame_count_fps_and_audio() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("final.mp4");
     assert_ok(&demo_run(dir.path(), &out, &["--refine", "classic"]));
-    let clip = Source::open(&out, FrameRate { num: 1, den: 1 })
+    let clip = Source::open(&MediaPath::new(&out), FrameRate { num: 1, den: 1 })
         .unwrap()
         .summary();
     assert_eq!(clip.frame_count, 48);
@@ -23,7 +23,7 @@ fn main_job_keeps_frame_count_fps_and_audio() {
     assert_eq!(r["output_written"], true);
     assert!(r["model"]["triangles"].as_u64().unwrap() == 12);
     // Contact sheet: three rows (first, middle, last) of before | after at 480 px per cell.
-    let sheet = image::open(vanelia::run::sheet_path(&out)).unwrap();
+    let sheet = image::open(vanelia::run::sheet_path(&MediaPath::new(&out))).unwrap();
     assert_eq!(sheet.width(), 2 * 480 + 3 * 6);
     assert!(sheet.height() > 3 * 270);
     assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0);

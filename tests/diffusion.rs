@@ -1,7 +1,7 @@
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use vanelia::diffusion::clip::{ClipTextConfig, ClipTextModel};
-use vanelia::diffusion::controlnet::{ControlNetConfig, ControlNetModel};
+use vanelia::diffusion::text::clip::{ClipTextConfig, ClipTextModel};
+use vanelia::diffusion::unet::controlnet::{ControlNetConfig, ControlNetModel};
 use vanelia::diffusion::unet::model::UNet2DConditionModel;
 use vanelia::diffusion::unet::UNet2DConditionConfig;
 use vanelia::diffusion::vae::{AutoencoderKL, AutoencoderKLConfig, VaeMode};

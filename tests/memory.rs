@@ -128,11 +128,9 @@ fn the_run_sizes_its_batch_from_the_budget_and_refuses_a_batch_that_does_not_fit
 fn tiny_step_bytes(weights: &std::path::Path, model_px: [u64; 2], frames: u64) -> u64 {
     let cfg: vanelia::diffusion::unet::UNet2DConditionConfig =
         vanelia::diffusion::weights::read_config(&weights.join("unet/config.json")).unwrap();
-    let cpu_f32 = vanelia::memory::ops::Ops::of(
-        vanelia::memory::ops::ConvKernel::Cpu,
-        candle_core::DType::F32,
-    );
-    vanelia::memory::footprint::denoise_step_bytes(
+    let cpu_f32 =
+        vanelia::nn::cost::Ops::of(vanelia::nn::cost::ConvKernel::Cpu, candle_core::DType::F32);
+    vanelia::diffusion::footprint::denoise_step_bytes(
         &cfg,
         cpu_f32,
         (model_px[1] / 8, model_px[0] / 8),

@@ -10,16 +10,15 @@
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
+use vanelia::diffusion::footprint::{vae_decode_bytes, vae_encode_bytes};
 use vanelia::diffusion::vae::{AutoencoderKL, AutoencoderKLConfig, VaeMode};
-use vanelia::memory::footprint::{
-    alignment_bytes, pose_bytes, released_dust3r_config, vae_decode_bytes, vae_encode_bytes,
-    PoseWork,
-};
 use vanelia::memory::monitor::PeakMonitor;
-use vanelia::memory::ops::{ConvKernel, Ops};
-use vanelia::memory::plan::ALLOCATOR_SLACK;
-use vanelia::pose::model::{Dust3r, EncodedView};
-use vanelia::pose::rope::grid_positions;
+use vanelia::memory::ALLOCATOR_SLACK;
+use vanelia::nn::cost::{ConvKernel, Ops};
+use vanelia::pose::footprint::{alignment_bytes, pose_bytes, PoseWork};
+use vanelia::pose::network::config::Dust3rConfig;
+use vanelia::pose::network::model::{Dust3r, EncodedView};
+use vanelia::pose::network::rope::grid_positions;
 
 /// Runs `block` under the monitor; returns (predicted with slack, measured) bytes.
 fn measure(model_bytes: u64, block: impl FnOnce()) -> (f64, f64) {
@@ -62,7 +61,7 @@ fn vae_encode(dtype: DType, side_px: usize) -> (f64, f64) {
 /// `pairs` pair decodes (both decoders, both DPT heads) of the released DUSt3R at `h × w`
 /// network pixels, from zero encodings made before the monitor starts.
 fn pose_pairs(pairs: usize, (h, w): (usize, usize)) -> (f64, f64) {
-    let cfg = released_dust3r_config();
+    let cfg = Dust3rConfig::released();
     let model = Dust3r::new(VarBuilder::zeros(DType::F32, &Device::Cpu), cfg.clone()).unwrap();
     let grid = (h / cfg.patch_size, w / cfg.patch_size);
     let view = || EncodedView {
@@ -95,8 +94,8 @@ fn pose_pairs(pairs: usize, (h, w): (usize, usize)) -> (f64, f64) {
 /// seen head-on; a few iterations: each holds the same graph). The point maps exist before
 /// the monitor starts, so they are added to what it measures.
 fn alignment(images: usize, (h, w): (usize, usize)) -> (f64, f64) {
-    use vanelia::pose::align::{align, AlignOptions, PairwisePointMaps};
-    use vanelia::pose::pairs::{make_pairs, SceneGraph};
+    use vanelia::pose::tracking::align::{align, AlignOptions, PairwisePointMaps};
+    use vanelia::pose::tracking::pairs::{make_pairs, SceneGraph};
     let edges: Vec<(usize, usize)> = make_pairs(&SceneGraph::Complete, images, None)
         .unwrap()
         .iter()

@@ -10,12 +10,17 @@ mod bad_input;
 mod cli;
 /// Diffusion networks at the published SD 1.5 sizes (zero weights): build and run.
 mod diffusion;
+/// The layering of `src/` read from its imports: no import against ARCHITECTURE.md's table,
+/// no dependency cycle.
+mod layering;
 /// The memory plan: `vanelia plan` and `--vram-budget` batch sizing.
 mod memory;
 /// Diffusion refinement end to end with the tiny fixture weights: region, batches, weights.
 mod refine;
 /// Rendering checks: projection against the analytic pinhole, orientation.
 mod render;
+/// `vanelia track` and the tracker in the main job, with the tiny DPT model.
+mod track_cli;
 /// Camera tracking on synthetic point maps: alignment accuracy, keyframes, registration.
 mod tracking;
 /// Video I/O against the FFmpeg command-line tool: rotation, frame rates, image sequences.

@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use vanelia::core::FrameRate;
-use vanelia::video::Source;
+use vanelia::video::{MediaPath, Source};
 
 /// The repository's bundled assets.
 pub fn asset(name: &str) -> PathBuf {
@@ -140,7 +140,7 @@ pub fn assert_fails(out: &Output) -> String {
 
 /// The run report written next to `output`.
 pub fn report(output: &Path) -> serde_json::Value {
-    let path = vanelia::run::report_path(output);
+    let path = vanelia::run::report_path(&MediaPath::new(output));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -165,7 +165,7 @@ pub fn stage_counts(report: &serde_json::Value, name: &str) -> (u64, u64) {
 
 /// Decodes every frame of a video or image sequence.
 pub fn decode_all(path: &Path) -> Vec<image::RgbImage> {
-    let source = Source::open(path, FrameRate { num: 24, den: 1 }).unwrap();
+    let source = Source::open(&MediaPath::new(path), FrameRate { num: 24, den: 1 }).unwrap();
     source
         .spawn_decoder(2)
         .into_iter()

@@ -1,7 +1,7 @@
 use std::process::Command;
 
 use vanelia::core::FrameRate;
-use vanelia::video::Source;
+use vanelia::video::{MediaPath, Source};
 
 use crate::util::{
     assert_ok, asset, decode_all, demo_image_sequence, ffmpeg, run_on, s, sequence_run,
@@ -65,7 +65,7 @@ fn rotation_metadata_is_honoured() {
         "rotate=90",
         s(&rotated),
     ]);
-    let clip = Source::open(&rotated, FrameRate { num: 1, den: 1 })
+    let clip = Source::open(&MediaPath::new(&rotated), FrameRate { num: 1, den: 1 })
         .unwrap()
         .summary();
     assert_eq!((clip.size.width, clip.size.height), (360, 640));
@@ -103,7 +103,7 @@ fn fractional_frame_rate_is_kept() {
         &out,
         &[],
     ));
-    let clip = Source::open(&out, FrameRate { num: 1, den: 1 })
+    let clip = Source::open(&MediaPath::new(&out), FrameRate { num: 1, den: 1 })
         .unwrap()
         .summary();
     assert_eq!(
@@ -123,7 +123,7 @@ fn image_sequence_in_video_out() {
     let pattern = demo_image_sequence(dir.path());
     let out = dir.path().join("out.mp4");
     assert_ok(&sequence_run(dir.path(), &pattern, &out, &[]));
-    let clip = Source::open(&out, FrameRate { num: 1, den: 1 })
+    let clip = Source::open(&MediaPath::new(&out), FrameRate { num: 1, den: 1 })
         .unwrap()
         .summary();
     assert_eq!(clip.frame_count, 48);

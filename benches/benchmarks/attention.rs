@@ -5,7 +5,7 @@
 
 use candle_core::{DType, Device, Tensor};
 use criterion::{criterion_group, Criterion};
-use vanelia::nn::attention::{attention, set_query_chunk, QUERY_CHUNK};
+use vanelia::nn::attention::{attention, QUERY_CHUNK};
 
 fn bench(c: &mut Criterion) {
     let (heads, tokens, head_dim) = (8, 4096, 40);
@@ -21,12 +21,10 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("attention");
     group.sample_size(10);
     for rows in [QUERY_CHUNK, 1024, 256] {
-        set_query_chunk(rows);
         group.bench_function(format!("attention_4096tok_chunk{rows}"), |b| {
-            b.iter(|| attention(&q, &k, &v, scale).unwrap())
+            b.iter(|| attention(&q, &k, &v, scale, rows).unwrap())
         });
     }
-    set_query_chunk(QUERY_CHUNK);
     group.finish();
 }
 

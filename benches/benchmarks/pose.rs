@@ -17,13 +17,13 @@ use std::time::{Duration, Instant};
 
 use candle_core::{DType, Device, Tensor};
 use criterion::{criterion_group, Criterion, SamplingMode, Throughput};
-use vanelia::pose::align::init::spanning_tree;
-use vanelia::pose::align::loss::{AlignmentLoss, ParamTensors};
-use vanelia::pose::align::optimise::optimise;
-use vanelia::pose::align::params::initial_params;
-use vanelia::pose::align::{AlignOptions, PairwisePointMaps};
-use vanelia::pose::model::Dust3r;
-use vanelia::pose::pairs::{make_pairs, SceneGraph};
+use vanelia::pose::network::model::Dust3r;
+use vanelia::pose::tracking::align::init::spanning_tree;
+use vanelia::pose::tracking::align::loss::{AlignmentLoss, ParamTensors};
+use vanelia::pose::tracking::align::optimise::optimise;
+use vanelia::pose::tracking::align::params::initial_params;
+use vanelia::pose::tracking::align::{AlignOptions, PairwisePointMaps};
+use vanelia::pose::tracking::pairs::{make_pairs, SceneGraph};
 
 /// Image sizes (height, width) of the pair benches; multiples of the 16-pixel patch.
 const PAIR_SIZES: [(usize, usize); 3] = [(48, 64), (96, 128), (192, 256)];
@@ -41,7 +41,7 @@ const BASE_SCALE: f64 = 0.5;
 fn model() -> Dust3r {
     let dir =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden/dust3r/small/models/dpt");
-    vanelia::pose::weights::load(&dir, DType::F32, &Device::Cpu).unwrap()
+    vanelia::pose::network::weights::load(&dir, DType::F32, &Device::Cpu).unwrap()
 }
 
 fn images(b: usize, h: usize, w: usize) -> Tensor {

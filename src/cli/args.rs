@@ -1,64 +1,20 @@
 //! Command-line arguments (clap) and their validation into a typed [`RunConfig`]. Every check
 //! that does not need the input's content happens here, once; inner code trusts its inputs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 
-use super::diffusion_args::{check, DiffusionArgs};
-use super::plan_args::PlanArgs;
-use super::pose_args::{PoseArgs, TrackArgs};
-use crate::composite::classic::ClassicSettings;
-use crate::composite::{CompositeSettings, Harmonise};
-use crate::core::{Error, FrameRate, Result};
-use crate::render::placement::PlacementOptions;
-use crate::render::RenderOptions;
-use crate::run::{FrameSelection, RefineMode, RunConfig};
-
-/// vanelia: insert a 3D product into a video so that it looks filmed.
-#[derive(Debug, Parser)]
-#[command(version, about, long_about = None, args_conflicts_with_subcommands = true)]
-pub struct Cli {
-    /// A stage to run alone; without one, the whole pipeline runs.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    /// Options of the main job.
-    #[command(flatten)]
-    pub run: RunArgs,
-}
-
-/// Stage subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Render the product layers only (RGBA, shadow) as PNG files for inspection.
-    Render(Box<RenderArgs>),
-    /// Track the camera only and write a poses file (and optionally a COLMAP model).
-    Track(TrackArgs),
-    /// Print the memory plan for a device budget (per stage: weights, activations, batch,
-    /// dtype, peak) without loading anything.
-    Plan(PlanArgs),
-    /// Run the main job (or the pose stage alone) on a few frames under several settings
-    /// (schedulers, batch sizes) and report time, work done and memory of each.
-    Bench(Box<BenchArgs>),
-}
-
-/// Options of `vanelia bench`.
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// Frames per run (from frame 0).
-    #[arg(long, default_value_t = 8)]
-    pub bench_frames: u64,
-    /// Folder for the runs' outputs and the report (bench.json, bench.txt).
-    #[arg(long, default_value = "vanelia-bench")]
-    pub bench_dir: std::path::PathBuf,
-    /// What to run: the main job, or the pose stage alone (`vanelia track` on the first
-    /// --bench-frames frames, with the tracker options given here).
-    #[arg(long, value_enum, default_value_t = crate::run::bench::BenchStage::Pipeline)]
-    pub bench_stage: crate::run::bench::BenchStage,
-    /// The main job's options (`--output` is ignored: each run writes into the bench folder).
-    #[command(flatten)]
-    pub run: RunArgs,
-}
+use super::diffusion_args::DiffusionArgs;
+use super::parse::{check, frame_rate, parse_vec3, vram_budget};
+use super::pose_args::PoseArgs;
+use vanelia::composite::classic::ClassicSettings;
+use vanelia::composite::{CompositeSettings, Harmonise};
+use vanelia::core::{Error, Result};
+use vanelia::render::placement::PlacementOptions;
+use vanelia::render::RenderOptions;
+use vanelia::run::{FrameSelection, RefineMode, RunConfig};
+use vanelia::video::MediaPath;
 
 /// Options of `vanelia render`.
 #[derive(Debug, Args)]
@@ -178,11 +134,7 @@ impl RunArgs {
             }
         }
         check("--crf", self.crf <= 51, "must be in 0..=51")?;
-        check(
-            "--fps",
-            self.fps.is_finite() && self.fps > 0.0 && self.fps <= 1000.0,
-            "must be in (0, 1000]",
-        )?;
+        let seq_rate = frame_rate(self.fps)?;
         check(
             "--feather",
             self.feather.is_finite() && (0.0..=64.0).contains(&self.feather),
@@ -205,12 +157,13 @@ impl RunArgs {
             }
             RefineArg::Diffusion => RefineMode::Diffusion,
         };
+        let output = MediaPath::new(&output);
         Ok(RunConfig {
             workdir: self
                 .workdir
                 .clone()
                 .unwrap_or_else(|| default_workdir(&output)),
-            input,
+            input: MediaPath::new(&input),
             model,
             output,
             poses: self.poses.clone(),
@@ -245,9 +198,9 @@ impl RunArgs {
                     .transpose()?,
             },
             crf: self.crf,
-            seq_rate: rate_of(self.fps),
+            seq_rate,
             diffusion: self.diffusion.validate(self.seed, self.feather)?,
-            pose: self.pose.validate(self.diffusion.offline, budget)?,
+            pose: self.pose.validate(self.diffusion.offline)?,
             vram_budget: budget,
         })
     }
@@ -269,14 +222,8 @@ fn required(v: &Option<PathBuf>, name: &'static str) -> Result<PathBuf> {
 }
 
 /// `<output>.vanelia` next to the output (for a sequence, next to its directory).
-fn default_workdir(output: &Path) -> PathBuf {
-    let base = if crate::video::image_seq::SeqPattern::parse(output).is_some() {
-        output
-            .parent()
-            .map_or_else(|| PathBuf::from("frames"), Path::to_path_buf)
-    } else {
-        output.to_path_buf()
-    };
+fn default_workdir(output: &MediaPath) -> PathBuf {
+    let base = output.anchor();
     let mut name = base
         .file_name()
         .map(|n| n.to_os_string())
@@ -285,77 +232,20 @@ fn default_workdir(output: &Path) -> PathBuf {
     base.with_file_name(name)
 }
 
-fn parse_vec3(name: &'static str, s: &str) -> Result<[f64; 3]> {
-    let bad = || Error::InvalidArgument {
-        name,
-        detail: format!("expected three numbers \"X,Y,Z\", got \"{s}\""),
-    };
-    let v: Vec<f64> = s
-        .split(',')
-        .map(|p| p.trim().parse::<f64>())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|_| bad())?;
-    match v.as_slice() {
-        [x, y, z] if v.iter().all(|c| c.is_finite()) => Ok([*x, *y, *z]),
-        _ => Err(bad()),
-    }
-}
-
-/// A decimal fps as an exact rational (29.97 -> 30000/1001).
-pub(crate) fn rate_of(fps: f64) -> FrameRate {
-    for (num, den) in [(24000, 1001), (30000, 1001), (60000, 1001)] {
-        if (fps - f64::from(num) / f64::from(den)).abs() < 0.005 {
-            return FrameRate { num, den };
-        }
-    }
-    FrameRate {
-        num: (fps * 1000.0).round() as u32,
-        den: 1000,
-    }
-}
-
-/// Parses `--vram-budget`.
-pub(super) fn vram_budget(text: Option<&str>) -> Result<Option<u64>> {
-    text.map(|v| {
-        crate::memory::profile::parse_bytes(v).ok_or_else(|| Error::InvalidArgument {
-            name: "--vram-budget",
-            detail: format!("expected a size such as 8G or 512M, got \"{v}\""),
-        })
-    })
-    .transpose()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
-    fn helpers_parse_and_reject() {
+    fn the_work_directory_sits_beside_the_output() {
+        let workdir = |p: &str| default_workdir(&MediaPath::new(Path::new(p)));
         assert_eq!(
-            parse_vec3("--place", "1, -2.5,3").unwrap(),
-            [1.0, -2.5, 3.0]
-        );
-        assert!(parse_vec3("--place", "1,2").is_err());
-        assert_eq!(
-            rate_of(29.97),
-            FrameRate {
-                num: 30000,
-                den: 1001
-            }
-        );
-        assert_eq!(
-            rate_of(25.0),
-            FrameRate {
-                num: 25000,
-                den: 1000
-            }
-        );
-        assert_eq!(
-            default_workdir(Path::new("out/final.mp4")),
+            workdir("out/final.mp4"),
             PathBuf::from("out/final.mp4.vanelia")
         );
         assert_eq!(
-            default_workdir(Path::new("out/seq/%06d.png")),
+            workdir("out/seq/%06d.png"),
             PathBuf::from("out/seq.vanelia")
         );
     }

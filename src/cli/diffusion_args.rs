@@ -5,12 +5,13 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use crate::core::{Error, Result};
-use crate::diffusion::locate::WeightsArgs;
-use crate::diffusion::roi::RoiSettings;
-use crate::diffusion::schedulers::SchedulerKind;
-use crate::diffusion::stage::{Precision, RefineOptions, RegionMode};
-use crate::diffusion::vae::{TileConfig, VaeMode};
+use super::parse::{check, PrecisionArg};
+use vanelia::core::{Error, Result};
+use vanelia::diffusion::locate::WeightsArgs;
+use vanelia::diffusion::options::RefineOptions;
+use vanelia::diffusion::roi::{RegionMode, RoiSettings};
+use vanelia::diffusion::schedulers::SchedulerKind;
+use vanelia::diffusion::vae::{TileConfig, VaeMode};
 
 /// Diffusion scheduler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -31,24 +32,12 @@ pub enum RegionArg {
     FullFrame,
 }
 
-/// Network precision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PrecisionArg {
-    /// f32 (the default on CPU).
-    F32,
-    /// f16 (the usual choice on GPUs).
-    F16,
-    /// bf16.
-    Bf16,
-}
-
-impl PrecisionArg {
-    /// The tensor dtype.
-    pub fn dtype(self) -> candle_core::DType {
+impl RegionArg {
+    /// The library's region mode.
+    pub fn mode(self) -> RegionMode {
         match self {
-            Self::F32 => candle_core::DType::F32,
-            Self::F16 => candle_core::DType::F16,
-            Self::Bf16 => candle_core::DType::BF16,
+            Self::Product => RegionMode::Product,
+            Self::FullFrame => RegionMode::FullFrame,
         }
     }
 }
@@ -173,10 +162,7 @@ impl DiffusionArgs {
             start_sigma: self.start_sigma,
             guidance: self.guidance,
             controlnet_scale: self.controlnet_scale,
-            region: match self.region {
-                RegionArg::Product => RegionMode::Product,
-                RegionArg::FullFrame => RegionMode::FullFrame,
-            },
+            region: self.region.mode(),
             roi: RoiSettings {
                 min_model_px: self.refine_px,
                 ..RoiSettings::default()
@@ -192,11 +178,7 @@ impl DiffusionArgs {
                 }),
             },
             batch_size: parse_batch(&self.batch_size)?,
-            precision: match self.precision {
-                PrecisionArg::F32 => Precision::F32,
-                PrecisionArg::F16 => Precision::F16,
-                PrecisionArg::Bf16 => Precision::Bf16,
-            },
+            precision: self.precision.precision(),
             seed,
             weights: WeightsArgs {
                 weights: self.weights.clone(),
@@ -204,19 +186,7 @@ impl DiffusionArgs {
                 tokenizer: self.tokenizer.clone(),
                 offline: self.offline,
             },
-            inject_alloc_limit: crate::memory::profile::injected_alloc_limit(),
-        })
-    }
-}
-
-/// An `InvalidArgument` unless `ok`.
-pub(crate) fn check(name: &'static str, ok: bool, rule: &str) -> Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidArgument {
-            name,
-            detail: rule.into(),
+            inject_alloc_limit: vanelia::memory::profile::injected_alloc_limit(),
         })
     }
 }

@@ -2,15 +2,46 @@
 
 use clap::{Args, ValueEnum};
 
-use super::diffusion_args::{check, PrecisionArg, RegionArg};
-use crate::core::{Error, FrameSize, Result};
-use crate::diffusion::roi::RoiSettings;
-use crate::diffusion::stage::RegionMode;
-use crate::memory::footprint::NetworkConfigs;
-use crate::memory::ops::ConvKernel;
-use crate::memory::plan::{region_px, PlanRequest};
-use crate::memory::profile::parse_bytes;
-use crate::pose::tracker::TrackOptions;
+use super::diffusion_args::RegionArg;
+use super::parse::{check, memory_size, PrecisionArg};
+use super::pose_args::check_tracker_shape;
+use vanelia::core::{Error, FrameSize, Result};
+use vanelia::diffusion::footprint::DiffusionConfigs;
+use vanelia::diffusion::roi::RoiSettings;
+use vanelia::memory::{Budget, PoseRequest, RefineRequest};
+use vanelia::nn::cost::ConvKernel;
+use vanelia::pose::network::config::Dust3rConfig;
+use vanelia::pose::tracking::tracker::TrackOptions;
+
+/// How the device planned for convolves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConvArg {
+    /// candle's CPU kernel.
+    Cpu,
+    /// CUDA without cuDNN: an im2col column buffer per convolution.
+    Im2col,
+    /// cuDNN.
+    Cudnn,
+}
+
+impl ConvArg {
+    fn kernel(self) -> ConvKernel {
+        match self {
+            Self::Cpu => ConvKernel::Cpu,
+            Self::Im2col => ConvKernel::Im2col,
+            Self::Cudnn => ConvKernel::Cudnn,
+        }
+    }
+}
+
+/// What `vanelia plan` plans: the refinement, and the tracker unless `--no-pose`.
+#[derive(Debug, Clone)]
+pub struct PlanJob {
+    /// The refinement beside the renderer.
+    pub refine: RefineRequest,
+    /// The tracker.
+    pub pose: Option<PoseRequest>,
+}
 
 /// Output format of the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -45,7 +76,7 @@ pub struct PlanArgs {
     /// Convolution kernel of the device planned for [default: this build's GPU kernel:
     /// cudnn with the `cudnn` feature, else im2col].
     #[arg(long, value_enum, value_name = "KERNEL")]
-    pub conv: Option<ConvKernel>,
+    pub conv: Option<ConvArg>,
     /// VAE tile in pixels as the main job's --vae-tile (0: untiled unless needed to fit).
     #[arg(long, default_value_t = 512, value_name = "PX")]
     pub vae_tile: u32,
@@ -76,12 +107,12 @@ pub struct PlanArgs {
 }
 
 impl PlanArgs {
-    /// Validates into a plan request for the published networks.
-    pub fn validate(&self) -> Result<PlanRequest> {
-        let budget = parse_bytes(&self.vram).ok_or_else(|| Error::InvalidArgument {
-            name: "--vram",
-            detail: format!("expected a size such as 8G or 512M, got \"{}\"", self.vram),
-        })?;
+    /// Validates into plan requests for the published networks.
+    pub fn validate(&self) -> Result<PlanJob> {
+        let budget = Budget {
+            bytes: memory_size("--vram", &self.vram)?,
+            option: "--vram",
+        };
         let frame = parse_resolution(&self.resolution)?;
         check(
             "--refine-px",
@@ -94,7 +125,7 @@ impl PlanArgs {
             self.batch_size.is_none_or(|b| (1..=64).contains(&b)),
             "must be in 1..=64",
         )?;
-        super::pose_args::check_tracker_shape(
+        check_tracker_shape(
             self.pose_size,
             self.keyframe_every,
             self.pose_window,
@@ -104,30 +135,34 @@ impl PlanArgs {
             min_model_px: self.refine_px,
             ..RoiSettings::default()
         };
-        let region = match self.region {
-            RegionArg::Product => RegionMode::Product,
-            RegionArg::FullFrame => RegionMode::FullFrame,
-        };
-        Ok(PlanRequest {
-            budget_bytes: budget,
+        let precision = self.precision.precision();
+        let conv = self.conv.map_or_else(ConvKernel::gpu, ConvArg::kernel);
+        let refine = RefineRequest {
+            budget,
             frame,
-            region_px: region_px(frame, region, &roi),
-            frames: self.frames,
-            dtype: self.precision.dtype(),
-            conv: self.conv.unwrap_or_else(ConvKernel::gpu),
+            region_px: roi.model_region_px(frame, self.region.mode()),
+            precision,
+            conv,
             max_batch: self.batch_size,
-            max_pose_batch: self.pose_batch,
-            pose_size_px: self.pose_size,
+            vae_tile_px: (self.vae_tile > 0).then_some(u64::from(self.vae_tile)),
+            configs: DiffusionConfigs::published(),
+        };
+        let pose = (!self.no_pose).then(|| PoseRequest {
+            budget,
+            frame,
+            frames: self.frames,
+            precision,
+            conv,
+            max_pairs: self.pose_batch,
+            size_px: self.pose_size,
             track: TrackOptions {
                 keyframe_every: self.keyframe_every,
                 window: self.pose_window,
                 ..TrackOptions::default()
             },
-            configs: NetworkConfigs::published(),
-            pose: !self.no_pose,
-            vae_tile_px: (self.vae_tile > 0).then_some(u64::from(self.vae_tile)),
-            budget_option: "--vram",
-        })
+            config: Dust3rConfig::released(),
+        });
+        Ok(PlanJob { refine, pose })
     }
 }
 

@@ -4,10 +4,13 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::diffusion_args::{check, PrecisionArg};
-use crate::core::Result;
-use crate::pose::stage::PoseOptions;
-use crate::pose::tracker::TrackOptions;
+use super::parse::{check, frame_rate, vram_budget, PrecisionArg};
+use vanelia::core::Result;
+use vanelia::pose::stage::PoseOptions;
+use vanelia::pose::tracking::align::AlignOptions;
+use vanelia::pose::tracking::tracker::TrackOptions;
+use vanelia::run::TrackJob;
+use vanelia::video::MediaPath;
 
 /// How many focal lengths the clip has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -52,8 +55,8 @@ pub struct PoseArgs {
 }
 
 impl PoseArgs {
-    /// Validates into the stage's options, with the run's `--vram-budget`.
-    pub fn validate(&self, offline: bool, vram_budget_bytes: Option<u64>) -> Result<PoseOptions> {
+    /// Validates into the stage's options.
+    pub fn validate(&self, offline: bool) -> Result<PoseOptions> {
         check_tracker_shape(
             self.pose_size,
             self.keyframe_every,
@@ -71,13 +74,12 @@ impl PoseArgs {
             offline,
             size_px: self.pose_size,
             batch: self.pose_batch,
-            vram_budget_bytes,
-            inject_alloc_limit_bytes: crate::memory::profile::injected_alloc_limit(),
-            dtype: self.pose_precision.dtype(),
+            inject_alloc_limit_bytes: vanelia::memory::profile::injected_alloc_limit(),
+            precision: self.pose_precision.precision(),
             track: TrackOptions {
                 keyframe_every: self.keyframe_every,
                 window: self.pose_window,
-                align: crate::pose::align::AlignOptions {
+                align: AlignOptions {
                     niter: self.pose_iters,
                     shared_focal: self.focal == FocalArg::Shared,
                     ..defaults.align
@@ -90,7 +92,7 @@ impl PoseArgs {
 
 /// Checks the tracker options that shape its work and memory (`vanelia plan` takes them too):
 /// `--pose-size`, `--keyframe-every`, `--pose-window`, `--pose-batch`.
-pub(super) fn check_tracker_shape(
+pub fn check_tracker_shape(
     size_px: u32,
     keyframe_every: usize,
     window: usize,
@@ -154,27 +156,21 @@ pub struct TrackArgs {
 
 impl TrackArgs {
     /// Validates into the job of `vanelia track`.
-    pub fn validate(&self) -> Result<crate::run::TrackJob> {
-        check(
-            "--fps",
-            self.fps.is_finite() && self.fps > 0.0 && self.fps <= 1000.0,
-            "must be in (0, 1000]",
-        )?;
+    pub fn validate(&self) -> Result<TrackJob> {
+        let seq_rate = frame_rate(self.fps)?;
         check(
             "--max-frames",
             self.max_frames.is_none_or(|n| n >= 2),
             "must be at least 2 (tracking needs two views)",
         )?;
-        Ok(crate::run::TrackJob {
-            input: self.input.clone(),
-            seq_rate: super::args::rate_of(self.fps),
+        Ok(TrackJob {
+            input: MediaPath::new(&self.input),
+            seq_rate,
             output: self.output.clone(),
             colmap: self.colmap.clone(),
             max_frames: self.max_frames,
-            options: self.pose.validate(
-                self.offline,
-                super::args::vram_budget(self.vram_budget.as_deref())?,
-            )?,
+            options: self.pose.validate(self.offline)?,
+            vram_budget: vram_budget(self.vram_budget.as_deref())?,
         })
     }
 }

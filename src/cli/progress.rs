@@ -4,7 +4,7 @@ use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::core::Progress;
+use vanelia::core::Progress;
 
 /// Progress bars on stderr; hidden when stderr is not a terminal or `--quiet` is given.
 pub struct Bars {

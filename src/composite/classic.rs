@@ -13,7 +13,7 @@ use crate::core::noise::FrameRng;
 use crate::core::filter::Plane;
 
 /// Strengths of the classic harmonisation.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClassicSettings {
     /// How much of the surroundings' colour cast the product takes on, 0..1.
     pub tint: f32,

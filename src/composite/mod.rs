@@ -6,17 +6,17 @@
 pub mod classic;
 
 use image::RgbImage;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::core::color;
 use crate::core::noise::FrameRng;
-use crate::core::{FrameNr, RenderLayers};
+use crate::core::{FrameNr, Patch, RenderLayers};
 
 use crate::core::filter::Plane;
 use classic::ClassicSettings;
 
 /// How the composite is refined before it is written.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Harmonise {
     /// Plain alpha-over.
@@ -26,7 +26,7 @@ pub enum Harmonise {
 }
 
 /// Compositing options.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CompositeSettings {
     /// Inward feather of the product edge in pixels.
     pub feather_px: f32,
@@ -34,44 +34,6 @@ pub struct CompositeSettings {
     pub harmonise: Harmonise,
     /// Seed for grain.
     pub seed: u64,
-}
-
-/// The pixels of a frame that compositing changed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Patch {
-    /// Top-left corner in frame pixels.
-    pub origin_px: [u32; 2],
-    /// The new pixels.
-    pub rgb: RgbImage,
-}
-
-impl Patch {
-    /// The bounding box of the pixels where `after` differs from `before` (same size); an
-    /// empty patch when none do.
-    pub fn from_diff(before: &RgbImage, after: &RgbImage) -> Self {
-        let (w, h) = after.dimensions();
-        let changed = |x, y| before.get_pixel(x, y) != after.get_pixel(x, y);
-        match crate::core::layers::bounding_box(w, h, changed) {
-            Some([x0, y0, x1, y1]) => Self {
-                origin_px: [x0, y0],
-                rgb: image::imageops::crop_imm(after, x0, y0, x1 - x0, y1 - y0).to_image(),
-            },
-            None => Self {
-                origin_px: [0, 0],
-                rgb: RgbImage::new(0, 0),
-            },
-        }
-    }
-
-    /// Writes the patch into `frame`.
-    pub fn apply(&self, frame: &mut RgbImage) {
-        image::imageops::replace(
-            frame,
-            &self.rgb,
-            i64::from(self.origin_px[0]),
-            i64::from(self.origin_px[1]),
-        );
-    }
 }
 
 /// A rectangle of the frame: `x0, y0` and size.
@@ -91,10 +53,7 @@ pub fn composite(
     s: &CompositeSettings,
 ) -> Patch {
     if layers.is_empty() {
-        return Patch {
-            origin_px: [0, 0],
-            rgb: RgbImage::new(0, 0),
-        };
+        return Patch::empty();
     }
     let crop = Rect {
         x0: layers.origin_px[0],

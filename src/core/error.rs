@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use super::stage::Stage;
+
 /// Result alias used throughout the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -85,14 +87,6 @@ pub enum Error {
         /// The backend's message and a hint.
         detail: String,
     },
-    /// A stage produced NaN or infinite values.
-    #[error("stage {stage} produced non-finite values at frame {frame}")]
-    NonFinite {
-        /// Stage name.
-        stage: &'static str,
-        /// Output frame number.
-        frame: u64,
-    },
     /// A work-directory file is corrupt or was written by an incompatible version.
     #[error("work directory is unusable ({detail}); delete it or pass --force: {}", path.display())]
     WorkDir {
@@ -111,7 +105,7 @@ pub enum Error {
     #[error("out of memory in {stage}: {detail}; {}", oom_hint(.stage))]
     OutOfMemory {
         /// The stage.
-        stage: &'static str,
+        stage: Stage,
         /// The backend's message.
         detail: String,
     },
@@ -152,8 +146,8 @@ pub const TRACK_MEMORY_HINT: &str =
      tracker precision";
 
 /// What to lower when `stage` runs out of memory even at batch 1.
-fn oom_hint(stage: &str) -> String {
-    if stage == "track" {
+fn oom_hint(stage: &Stage) -> String {
+    if *stage == Stage::Track {
         format!("use {TRACK_MEMORY_HINT}")
     } else {
         "set a smaller --vram-budget, --refine-px or --batch-size".into()
@@ -162,11 +156,7 @@ fn oom_hint(stage: &str) -> String {
 
 /// A backend's failure in `stage`: [`Error::OutOfMemory`] when the message says the device ran
 /// out, else what `other` makes of the message.
-pub fn backend_failure(
-    stage: &'static str,
-    detail: String,
-    other: impl FnOnce(String) -> Error,
-) -> Error {
+pub fn backend_failure(stage: Stage, detail: String, other: impl FnOnce(String) -> Error) -> Error {
     if is_out_of_memory(&detail) {
         Error::OutOfMemory { stage, detail }
     } else {

@@ -28,17 +28,15 @@ pub fn bytes_sha256(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-/// Hex SHA-256 of the concatenation of labelled parts; labels keep `("ab","c")` and
-/// `("a","bc")` apart.
-pub fn key_of(parts: &[(&str, &str)]) -> String {
-    let mut hasher = Sha256::new();
-    for (label, value) in parts {
-        for s in [label, value] {
-            hasher.update((s.len() as u64).to_le_bytes());
-            hasher.update(s.as_bytes());
-        }
-    }
-    hex(&hasher.finalize())
+/// Hex SHA-256 of a key struct's JSON: the struct names every input of a cached result, its
+/// field names keep `{a: "ab", b: "c"}` and `{a: "a", b: "bc"}` apart, and a part that cannot
+/// be serialised is an error rather than a silently shorter key.
+pub fn key_of<T: serde::Serialize>(key: &T) -> Result<String> {
+    let bytes = serde_json::to_vec(key).map_err(|e| Error::Unavailable {
+        what: "cache key",
+        hint: format!("a key part could not be serialised ({e}); report this as a bug"),
+    })?;
+    Ok(bytes_sha256(&bytes))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -55,6 +53,16 @@ mod tests {
             bytes_sha256(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        assert_ne!(key_of(&[("ab", "c")]), key_of(&[("a", "bc")]));
+        #[derive(serde::Serialize)]
+        struct Key<'a> {
+            a: &'a str,
+            b: &'a str,
+        }
+        let key = |a, b| key_of(&Key { a, b }).unwrap();
+        assert_ne!(key("ab", "c"), key("a", "bc"));
+        assert_eq!(key("ab", "c"), key("ab", "c"));
+        // a map with non-string keys does not serialise to JSON: an error, not a short key
+        let bad: std::collections::HashMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        assert!(key_of(&bad).is_err());
     }
 }

@@ -1,6 +1,6 @@
-//! Types shared by every stage: errors, frames, cameras and tracks, progress, the run report,
-//! deterministic noise, content hashes, atomic writes and out-of-memory batching. Stage modules depend on this module
-//! and never on each other.
+//! The bottom layer, shared by every module: errors, frames and patches, cameras and tracks,
+//! stage names and clocks, progress, deterministic noise, content hashes, atomic writes and
+//! out-of-memory batching. It imports nothing else of the crate.
 
 pub mod atomic;
 pub mod batching;
@@ -13,14 +13,16 @@ pub mod frame;
 pub mod hash;
 pub mod layers;
 pub mod noise;
+pub mod patch;
 pub mod progress;
-pub mod report;
+pub mod stage;
 pub mod track;
 
 pub use camera::{CameraPose, Intrinsics};
 pub use error::{Error, Result};
 pub use frame::{Frame, FrameNr, FrameRange, FrameRate, FrameSize};
 pub use layers::{DepthImage, RenderLayers};
+pub use patch::Patch;
 pub use progress::{NoProgress, Progress};
-pub use report::{RunReport, StageClock, StageReport, Warning};
+pub use stage::{Stage, StageClock, StageTiming};
 pub use track::{CameraTrack, ScenePoint};

@@ -7,8 +7,8 @@
 
 use candle_core::{DType, Result, Tensor};
 
-use super::controlnet::ControlNetModel;
 use super::schedulers::{start_step, start_step_for_sigma, SchedulerConfig, SchedulerKind};
+use super::unet::controlnet::ControlNetModel;
 use super::unet::model::{ControlResiduals, UNet2DConditionModel};
 use super::vae::{AutoencoderKL, Posterior, VaeMode};
 

@@ -16,7 +16,7 @@ pub const SD15_REPO: &str = "stable-diffusion-v1-5/stable-diffusion-v1-5";
 pub const CONTROLNET_REPO: &str = "lllyasviel/control_v11p_sd15_inpaint";
 
 /// Where the user said the weights are.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WeightsArgs {
     /// SD 1.5 folder (unet/, vae/, text_encoder/, tokenizer/, scheduler/).
     pub weights: Option<PathBuf>,

@@ -8,10 +8,21 @@ use image::imageops::{self, FilterType};
 use image::RgbImage;
 
 use crate::core::filter::Plane;
-use crate::core::FrameSize;
+use crate::core::layers::bounding_box;
+use crate::core::{FrameSize, Patch};
+
+/// Which part of the frame is refined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegionMode {
+    /// A square around the product at model resolution (default).
+    Product,
+    /// The whole frame.
+    FullFrame,
+}
 
 /// How regions are sized.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RoiSettings {
     /// Context around the product's bounding box on each side, in frame pixels.
     pub padding_px: u32,
@@ -27,6 +38,21 @@ impl Default for RoiSettings {
             padding_px: 32,
             min_model_px: 512,
             multiple_px: 64,
+        }
+    }
+}
+
+impl RoiSettings {
+    /// The refined region at model resolution (height, width) a plan assumes: the smallest
+    /// square of a product region (a large product gives a larger one, which the OOM fallback
+    /// absorbs), or the whole frame scaled to the model's short side.
+    pub fn model_region_px(&self, frame: FrameSize, region: RegionMode) -> (u64, u64) {
+        match region {
+            RegionMode::Product => (u64::from(self.min_model_px), u64::from(self.min_model_px)),
+            RegionMode::FullFrame => {
+                let r = Roi::full_frame(frame, self);
+                (u64::from(r.model_height_px), u64::from(r.model_width_px))
+            }
         }
     }
 }
@@ -122,28 +148,42 @@ impl Roi {
             .collect()
     }
 
-    /// `composite` with `refined` (model resolution) blended in by `weight` (frame-sized, in
-    /// [0, 1]); pixels of weight 0 keep their bytes.
-    pub fn paste(&self, composite: &RgbImage, refined: &RgbImage, weight: &Plane) -> RgbImage {
+    /// `refined` (model resolution) blended into `composite` by `weight` (frame-sized, in
+    /// [0, 1]), as the patch of the region's pixels of positive weight (empty when none): the
+    /// pixels of weight 0 keep the composite's bytes.
+    pub fn paste(&self, composite: &RgbImage, refined: &RgbImage, weight: &Plane) -> Patch {
+        let weight_at = |x: u32, y: u32| {
+            weight
+                .at((x + self.x0_px) as usize, (y + self.y0_px) as usize)
+                .clamp(0.0, 1.0)
+        };
+        let Some([x0, y0, x1, y1]) =
+            bounding_box(self.width_px, self.height_px, |x, y| weight_at(x, y) > 0.0)
+        else {
+            return Patch::empty();
+        };
         let back = imageops::resize(
             refined,
             self.width_px,
             self.height_px,
             FilterType::CatmullRom,
         );
-        let mut out = composite.clone();
-        for (x, y, px) in back.enumerate_pixels() {
-            let (fx, fy) = (x + self.x0_px, y + self.y0_px);
-            let w = weight.at(fx as usize, fy as usize).clamp(0.0, 1.0);
+        let (fx0, fy0) = (x0 + self.x0_px, y0 + self.y0_px);
+        let mut rgb = imageops::crop_imm(composite, fx0, fy0, x1 - x0, y1 - y0).to_image();
+        for (x, y, dst) in rgb.enumerate_pixels_mut() {
+            let w = weight_at(x + x0, y + y0);
             if w <= 0.0 {
                 continue;
             }
-            let dst = out.get_pixel_mut(fx, fy);
-            for (d, &r) in dst.0.iter_mut().zip(&px.0) {
+            let src = back.get_pixel(x + x0, y + y0);
+            for (d, &r) in dst.0.iter_mut().zip(&src.0) {
                 *d = (f32::from(*d) * (1.0 - w) + f32::from(r) * w).round() as u8;
             }
         }
-        out
+        Patch {
+            origin_px: [fx0, fy0],
+            rgb,
+        }
     }
 }
 
@@ -197,7 +237,8 @@ mod tests {
         let weight = mask.feathered_inward(4.0);
         let roi = Roi::square_around(frame, [80, 40, 120, 90], &RoiSettings::default());
         let refined = RgbImage::from_pixel(512, 512, image::Rgb([250, 10, 130]));
-        let out = roi.paste(&composite, &refined, &weight);
+        let mut out = composite.clone();
+        roi.paste(&composite, &refined, &weight).apply(&mut out);
         for (x, y, px) in out.enumerate_pixels() {
             let w = weight.at(x as usize, y as usize);
             if w == 0.0 {
@@ -217,7 +258,9 @@ mod tests {
         });
         let roi = Roi::square_around(frame, [140, 100, 180, 150], &RoiSettings::default());
         let weight = Plane::from_fn(320, 240, |_, _| 1.0);
-        let out = roi.paste(&composite, &roi.crop(&composite), &weight);
+        let mut out = composite.clone();
+        roi.paste(&composite, &roi.crop(&composite), &weight)
+            .apply(&mut out);
         let worst = out
             .pixels()
             .zip(composite.pixels())

@@ -10,97 +10,23 @@
 use candle_core::{DType, Device, Tensor};
 use image::RgbImage;
 
-use super::clip::ClipTextModel;
-use super::controlnet::ControlNetModel;
 use super::denoise::{self, Models, RefineInputs, RefineSettings};
-use super::locate::{self, ComponentDirs, WeightsArgs};
+use super::footprint::denoise_step_bytes;
+use super::locate::{self, ComponentDirs};
 use super::noise::{frame_noise, NoiseStream};
-use super::roi::{Roi, RoiSettings};
-use super::schedulers::{SchedulerConfig, SchedulerKind};
-use super::tokenizer::ClipTokenizer;
+use super::options::{RefineOptions, RefineStats, Sizing};
+use super::roi::{RegionMode, Roi};
+use super::schedulers::SchedulerConfig;
+use super::text::clip::ClipTextModel;
+use super::text::tokenizer::ClipTokenizer;
+use super::unet::controlnet::ControlNetModel;
 use super::unet::model::UNet2DConditionModel;
-use super::vae::{AutoencoderKL, VaeMode};
+use super::vae::AutoencoderKL;
 use crate::core::batching::in_halving_batches;
 use crate::core::filter::Plane;
-use crate::core::{Error, FrameNr, FrameSize, RenderLayers, Result};
-
-/// Which part of the frame is refined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RegionMode {
-    /// A square around the product at model resolution (default).
-    Product,
-    /// The whole frame.
-    FullFrame,
-}
-
-/// Network precision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    /// f32 everywhere (CPU default; what the golden tests check).
-    F32,
-    /// f16 weights and activations (GPU default).
-    F16,
-    /// bf16 weights and activations.
-    Bf16,
-}
-
-impl Precision {
-    /// The candle dtype.
-    pub fn dtype(self) -> DType {
-        match self {
-            Self::F32 => DType::F32,
-            Self::F16 => DType::F16,
-            Self::Bf16 => DType::BF16,
-        }
-    }
-}
-
-/// Everything the stage is configured with (validated by the CLI).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RefineOptions {
-    /// What the refined region should look like.
-    pub prompt: String,
-    /// What it should not (the unconditional half of guidance; "" by default, as diffusers).
-    pub negative_prompt: String,
-    /// Scheduler.
-    pub scheduler: SchedulerKind,
-    /// Inference steps of the full schedule.
-    pub steps: usize,
-    /// img2img strength in (0, 1].
-    pub strength: f64,
-    /// Start noise level instead of `strength`.
-    pub start_sigma: Option<f64>,
-    /// Classifier-free guidance scale.
-    pub guidance: f64,
-    /// ControlNet conditioning scale.
-    pub controlnet_scale: f64,
-    /// Which part of the frame is refined.
-    pub region: RegionMode,
-    /// Region sizing.
-    pub roi: RoiSettings,
-    /// Pixels the product mask grows by before it becomes the repaint mask (lets the model
-    /// blend the silhouette into its surroundings).
-    pub mask_grow_px: u32,
-    /// Inward feather of the paste-back, in frame pixels.
-    pub feather_px: f32,
-    /// VAE slicing and tiling.
-    pub vae: VaeMode,
-    /// Frames per batch; `None` picks it from the device.
-    pub batch_size: Option<usize>,
-    /// Network precision.
-    pub precision: Precision,
-    /// Seed of every draw.
-    pub seed: u64,
-    /// Where the weights are.
-    pub weights: WeightsArgs,
-    /// Simulated device size: a batch whose UNet step needs more bytes than this fails as out
-    /// of memory (the memory model's estimate; `VANELIA_INJECT_ALLOC_LIMIT`), so that the OOM
-    /// recovery can be exercised on a CPU. `None` in normal runs.
-    #[serde(skip)]
-    pub inject_alloc_limit: Option<u64>,
-}
+use crate::core::{Error, FrameNr, FrameSize, Patch, RenderLayers, Result, Stage};
+use crate::nn::cost::Ops;
+use crate::nn::Precision;
 
 /// A frame to refine: the composite and the product's coverage in [0, 1] (frame-sized).
 pub struct RefineFrame {
@@ -136,27 +62,12 @@ impl RefineFrame {
 /// What became of a frame.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refined {
-    /// The refined frame.
-    Frame(RgbImage),
+    /// The pixels refinement changed in the composite (the feathered repaint region).
+    Patch(Patch),
     /// No product pixels: nothing to refine, the composite stands.
     EmptyMask,
     /// The networks produced NaN or infinity: the composite stands.
     NonFinite,
-}
-
-/// Counters for the run report.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct RefineStats {
-    /// UNet evaluations (a guidance-doubled batch counts once).
-    pub unet_evaluations: usize,
-    /// Batches run.
-    pub batches: usize,
-    /// Frames per batch.
-    pub batch_size: usize,
-    /// Model resolution of the last batch, width x height.
-    pub model_px: [u32; 2],
-    /// Times a batch ran out of memory and was retried at half the size.
-    pub oom_retries: usize,
 }
 
 /// The loaded stage.
@@ -181,11 +92,16 @@ struct Job {
 }
 
 impl RefineStage {
-    /// Locates and loads the weights, encodes the prompts and drops the text encoder.
-    pub fn load(opts: &RefineOptions, device: &Device) -> Result<Self> {
+    /// Loads the weights [`preflight`] found in `dirs`, encodes the prompts and drops the text
+    /// encoder; batches and attention as `sizing` says.
+    pub fn load(
+        opts: &RefineOptions,
+        dirs: &ComponentDirs,
+        sizing: Sizing,
+        device: &Device,
+    ) -> Result<Self> {
         let dtype = opts.precision.dtype();
-        let dirs = preflight(opts, device)?;
-        let (prompt_embeds, negative_embeds) = encode_prompts(opts, &dirs, dtype, device)?;
+        let (prompt_embeds, negative_embeds) = encode_prompts(opts, dirs, dtype, device)?;
         let scheduler_config = match &dirs.scheduler {
             Some(dir) => read_scheduler_config(&dir.join("scheduler_config.json"))?,
             None => SchedulerConfig::default(),
@@ -203,15 +119,16 @@ impl RefineStage {
             control_end: 1.0,
             vae: opts.vae,
         };
+        let chunk = sizing.attention_chunk;
         Ok(Self {
-            unet: UNet2DConditionModel::load(&dirs.unet, dtype, device)?,
-            controlnet: ControlNetModel::load(&dirs.controlnet, dtype, device)?,
+            unet: UNet2DConditionModel::load(&dirs.unet, dtype, device, chunk)?,
+            controlnet: ControlNetModel::load(&dirs.controlnet, dtype, device, chunk)?,
             vae: AutoencoderKL::load(&dirs.vae, dtype, device)?,
             prompt_embeds,
             negative_embeds,
             settings,
             stats: RefineStats {
-                batch_size: opts.batch_size.unwrap_or_else(|| auto_batch_size(device)),
+                batch_size: sizing.batch_size,
                 ..RefineStats::default()
             },
             opts: opts.clone(),
@@ -349,7 +266,7 @@ impl RefineStage {
                 Ok(match to_rgb(&row).map_err(compute)? {
                     Some(refined) => {
                         let weight = job.repaint.feathered_inward(self.opts.feather_px);
-                        Refined::Frame(job.roi.paste(
+                        Refined::Patch(job.roi.paste(
                             &frames[job.index].composite,
                             &refined,
                             &weight,
@@ -406,8 +323,6 @@ impl RefineStage {
     }
 }
 
-pub use crate::nn::device;
-
 /// What can fail before any frame is processed: the precision on this device and the weights'
 /// presence. Returns the component folders.
 pub fn preflight(opts: &RefineOptions, device: &Device) -> Result<ComponentDirs> {
@@ -421,12 +336,6 @@ pub fn preflight(opts: &RefineOptions, device: &Device) -> Result<ComponentDirs>
     locate::locate(&opts.weights, opts.precision.dtype())
 }
 
-/// Frames per batch when the user did not say: 4, the brief's smaller batch, until the
-/// memory planner sizes it from the device.
-fn auto_batch_size(_device: &Device) -> usize {
-    4
-}
-
 impl RefineStage {
     /// Fails like an out-of-memory device when the injected limit is below the memory model's
     /// estimate of this batch's UNet step (see [`RefineOptions::inject_alloc_limit`]).
@@ -434,17 +343,17 @@ impl RefineStage {
         let Some(limit) = self.opts.inject_alloc_limit else {
             return Ok(());
         };
-        let ops = crate::memory::ops::Ops::on(&self.device, self.opts.precision.dtype());
-        let need = crate::memory::footprint::denoise_step_bytes(
+        let ops = Ops::on(&self.device, self.opts.precision.dtype());
+        let need = denoise_step_bytes(
             &self.unet.config,
             ops,
             ((mh / 8) as u64, (mw / 8) as u64),
             2 * frames as u64,
-            crate::nn::attention::query_chunk() as u64,
+            self.unet.config.query_chunk as u64,
         );
         if need > limit {
             return Err(Error::OutOfMemory {
-                stage: "refine",
+                stage: Stage::Refine,
                 detail: format!(
                     "a batch of {frames} needs {need} bytes, the injected limit is {limit}"
                 ),
@@ -506,7 +415,7 @@ fn compute(e: candle_core::Error) -> Error {
         candle_core::Error::WithBacktrace { inner, .. } => *inner,
         other => other,
     };
-    crate::core::error::backend_failure("refine", inner.to_string(), |detail| Error::Diffusion {
-        detail,
+    crate::core::error::backend_failure(Stage::Refine, inner.to_string(), |detail| {
+        Error::Diffusion { detail }
     })
 }

@@ -16,13 +16,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How often the sampler looks (short enough to see a UNet step's transient at batch 1).
 const INTERVAL: Duration = Duration::from_millis(2);
 
 /// What a run used, measured.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeasuredMemory {
     /// `"cuda used (total - free)"` or `"process anonymous RSS"`.
     pub source: String,
@@ -72,7 +72,7 @@ impl Probe {
     /// The level now; `None` when it cannot be read.
     fn read(&self) -> Option<u64> {
         match self {
-            Self::HostRss => crate::core::report::proc_status_bytes("RssAnon:"),
+            Self::HostRss => super::profile::proc_status_bytes("RssAnon:"),
             #[cfg(feature = "cuda")]
             Self::Cuda(context) => context
                 .mem_get_info()

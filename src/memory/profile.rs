@@ -1,9 +1,9 @@
 //! What the machine has: host RAM from `/proc/meminfo`, and the device the networks run on.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The compute device and its memory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceProfile {
     /// `"cpu"` or `"cuda"`.
     pub kind: String,
@@ -117,6 +117,22 @@ pub fn gib(bytes: u64) -> String {
         unit += 1;
     }
     format!("{value:.2} {}", units[unit])
+}
+
+/// Peak resident set size of this process (`VmHWM`), 0 where the OS does not tell.
+pub fn peak_rss_bytes() -> u64 {
+    proc_status_bytes("VmHWM:").unwrap_or(0)
+}
+
+/// A memory field of `/proc/self/status` (`RssAnon:`, `VmHWM:`, …) in bytes; `None` where the
+/// OS does not tell.
+pub fn proc_status_bytes(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
 }
 
 /// `VANELIA_INJECT_ALLOC_LIMIT`: a simulated device size in bytes (see README, "Memory"), so

@@ -7,25 +7,13 @@
 
 use candle_core::{DType, Result, Tensor};
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 /// Default query rows per attention chunk (bounds the score matrix to chunk × keys per head).
+/// The memory plan turns it down on small devices; every query row's softmax is computed from
+/// its own scores, so the chunk changes peak memory, not what is computed.
 pub const QUERY_CHUNK: usize = 4096;
 
-/// The chunk in use: a process-wide knob the memory plan turns down on small devices. Every
-/// query row's softmax is computed from its own scores, so the chunk changes peak memory, not
-/// what is computed.
-static CHUNK: AtomicUsize = AtomicUsize::new(QUERY_CHUNK);
-
-/// Sets the query chunk (at least 64).
-pub fn set_query_chunk(rows: usize) {
-    CHUNK.store(rows.max(64), Ordering::Relaxed);
-}
-
-/// The query chunk in use.
-pub fn query_chunk() -> usize {
-    CHUNK.load(Ordering::Relaxed)
-}
+/// The smallest chunk used (smaller ones only add kernel launches).
+pub const MIN_QUERY_CHUNK: usize = 64;
 
 /// (b, n, heads · d) → (b, heads, n, d), contiguous.
 pub fn split_heads(t: &Tensor, heads: usize) -> Result<Tensor> {
@@ -42,10 +30,17 @@ pub fn merge_heads(t: &Tensor) -> Result<Tensor> {
 }
 
 /// `softmax(q kᵀ · scale) v` for q (b, h, n, d), k and v (b, h, m, d) → (b, h, n, d); scores and
-/// softmax in f32 whatever the input dtype, queries in chunks of [`query_chunk`] rows.
-pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
+/// softmax in f32 whatever the input dtype, queries in chunks of `query_chunk` rows (at least
+/// [`MIN_QUERY_CHUNK`]).
+pub fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    query_chunk: usize,
+) -> Result<Tensor> {
     let n = q.dim(2)?;
-    let chunk = query_chunk();
+    let chunk = query_chunk.max(MIN_QUERY_CHUNK);
     let k_t = k.t()?.contiguous()?;
     let chunks = (0..n)
         .step_by(chunk)

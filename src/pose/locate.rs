@@ -12,7 +12,7 @@ pub const DUST3R_REPO: &str = "naver/DUSt3R_ViTLarge_BaseDecoder_512_dpt";
 /// Its folder under `./weights/`.
 const LOCAL_DIR: &str = "weights/DUSt3R_ViTLarge_BaseDecoder_512_dpt";
 
-/// The checkpoint file or folder to load (see [`super::weights::load`]).
+/// The checkpoint file or folder to load (see [`super::network::weights::load`]).
 pub fn locate(pose_weights: Option<&Path>, offline: bool) -> Result<PathBuf> {
     let offline = offline || std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1");
     if let Some(path) = pose_weights {

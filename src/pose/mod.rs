@@ -5,22 +5,17 @@
 //! of that code and keeps to its boundary (frames in, `world_from_cam` + intrinsics out) so
 //! that it can be replaced; `--poses` imports a track from any other tracker.
 //!
-//! [`config`] reads the checkpoint's configuration, [`model`] is the network ([`blocks`],
-//! [`rope`], [`dpt`], [`heads`]) loaded by [`weights`]; [`trace`] records intermediates for the
-//! golden tests.
+//! - [`network`]: the network, its configuration and checkpoint loading.
+//! - [`preprocess`]: frames to network inputs (the reference's crop and resize) and back.
+//! - [`tracking`]: pair graphs, pair batches, global alignment and the video tracker.
+//! - [`stage`]: frames in, a validated [`crate::core::CameraTrack`] out; [`locate`] finds
+//!   the checkpoint and [`footprint`] is the stage's memory model.
+//!
+//! Uses only `core` and `nn`.
 
-pub mod align;
-pub mod blocks;
-pub mod config;
-pub mod dpt;
-pub mod heads;
+pub mod footprint;
 pub mod locate;
-pub mod model;
-pub mod pairs;
-pub mod predictor;
+pub mod network;
 pub mod preprocess;
-pub mod rope;
 pub mod stage;
-pub mod trace;
-pub mod tracker;
-pub mod weights;
+pub mod tracking;

@@ -4,18 +4,19 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::DType;
-
-use super::predictor::{InjectedLimit, NetworkPredictor};
+use super::footprint::pose_pair_bytes;
 use super::preprocess::{PoseInput, PreprocessGeometry};
-use super::tracker::{track, TrackOptions, TrackStats};
+use super::tracking::predictor::{InjectedLimit, NetworkPredictor};
+use super::tracking::tracker::{track, TrackOptions, TrackStats};
 use crate::core::error::backend_failure;
-use crate::core::{CameraPose, CameraTrack, Error, Frame, FrameSize, Intrinsics, Progress, Result};
-use crate::memory::footprint::pose_pair_bytes;
-use crate::memory::ops::Ops;
+use crate::core::{
+    CameraPose, CameraTrack, Error, Frame, FrameSize, Intrinsics, Progress, Result, Stage,
+};
+use crate::nn::cost::Ops;
+use crate::nn::Precision;
 
 /// Options of the pose stage.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PoseOptions {
     /// Checkpoint file or folder (`--pose-weights`); `None` = ./weights, cache, hub.
     pub weights: Option<PathBuf>,
@@ -25,17 +26,13 @@ pub struct PoseOptions {
     pub size_px: u32,
     /// Most pairs decoded per batch (`--pose-batch`); the memory plan may choose fewer.
     pub batch: usize,
-    /// Device memory the stage may use (`--vram-budget`); `None` = the memory free now.
-    pub vram_budget_bytes: Option<u64>,
     /// Simulated device size for the pair batches (`VANELIA_INJECT_ALLOC_LIMIT`, see
-    /// [`super::predictor::InjectedLimit`]).
+    /// [`super::tracking::predictor::InjectedLimit`]).
     #[serde(skip)]
     pub inject_alloc_limit_bytes: Option<u64>,
     /// Network precision (f16 is for GPUs; the reference runs f32).
-    #[serde(skip)]
-    pub dtype: DType,
+    pub precision: Precision,
     /// Tracker settings.
-    #[serde(skip)]
     pub track: TrackOptions,
 }
 
@@ -46,27 +43,10 @@ impl Default for PoseOptions {
             offline: false,
             size_px: 512,
             batch: 8,
-            vram_budget_bytes: None,
             inject_alloc_limit_bytes: None,
-            dtype: DType::F32,
+            precision: Precision::F32,
             track: TrackOptions::default(),
         }
-    }
-}
-
-impl PoseOptions {
-    /// Everything the track depends on besides the frames, for cache keys.
-    pub fn key(&self) -> String {
-        format!(
-            "{}|{}|{:?}|{:?}",
-            self.size_px,
-            self.weights
-                .as_deref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            self.dtype,
-            self.track
-        )
     }
 }
 
@@ -87,7 +67,7 @@ pub fn preflight(options: &PoseOptions) -> Result<PathBuf> {
 }
 
 /// Preprocesses every frame, tracks the camera with the checkpoint at `weights` (found by
-/// [`preflight`]) and maps the result to the frames' pixels.
+/// [`preflight`]) at `options.batch` pairs per batch and maps the result to the frames' pixels.
 pub fn track_frames(
     frames: impl Iterator<Item = Result<Frame>>,
     options: &PoseOptions,
@@ -95,7 +75,8 @@ pub fn track_frames(
     progress: &dyn Progress,
 ) -> Result<TrackedClip> {
     let device = crate::nn::device();
-    if options.dtype == DType::BF16 && device.is_cpu() {
+    let dtype = options.precision.dtype();
+    if options.precision == Precision::Bf16 && device.is_cpu() {
         return Err(Error::InvalidArgument {
             name: "--pose-precision",
             detail: "bf16 needs a CUDA device; use f32 or f16 on the CPU".into(),
@@ -109,7 +90,7 @@ pub fn track_frames(
         });
     };
     let geometry = first.geometry;
-    let model = super::weights::load(weights, options.dtype, &device)?;
+    let model = super::network::weights::load(weights, dtype, &device)?;
     let net = geometry.network;
     let size_px = (net.height as usize, net.width as usize);
     progress.begin("tracking", 1);
@@ -125,14 +106,14 @@ pub fn track_frames(
             limit_bytes,
             per_pair_bytes: pose_pair_bytes(
                 &model.config,
-                Ops::on(&device, options.dtype),
+                Ops::on(&device, dtype),
                 (net.height.into(), net.width.into()),
             ),
         });
     let mut predictor = NetworkPredictor::new(&model, &device, size_px, options.batch, load)
         .with_injected_limit(injected);
     let outcome = track(&mut predictor, inputs.len(), &options.track).map_err(|e| {
-        backend_failure("track", e.to_string(), |detail| Error::Unavailable {
+        backend_failure(Stage::Track, e.to_string(), |detail| Error::Unavailable {
             what: "camera tracking",
             hint: format!("{detail}; import a camera track with --poses instead"),
         })

@@ -30,8 +30,15 @@ const SHADOW_STRENGTH: f32 = 0.6;
 /// Darkening right under the product.
 const CONTACT_STRENGTH: f32 = 0.45;
 
+/// Device memory rendering a batch of `frames` frames of `w × h` pixels holds: RGBA8 + depth
+/// f32 + mask + shadow targets, 4x MSAA colour and depth, and the read-back copies.
+pub fn render_bytes(w: u64, h: u64, frames: u64) -> u64 {
+    let per_frame = w * h * (4 + 4 + 1 + 1) + 4 * w * h * (4 + 4) + w * h * 10;
+    frames * per_frame
+}
+
 /// Render options that do not come from the placement.
-#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RenderOptions {
     /// Direction towards the key light in world coordinates; default above the product,
     /// leaning towards frame 0's camera.

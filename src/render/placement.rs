@@ -10,7 +10,7 @@ use crate::core::noise::FrameRng;
 use crate::core::{CameraTrack, Error, FrameNr, Result};
 
 /// User overrides and defaults for placement.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PlacementOptions {
     /// Anchor in world coordinates instead of the optical-axis hit.
     pub place_in_world: Option<[f64; 3]>,

@@ -127,21 +127,38 @@ impl ProductModel {
     }
 
     /// A summary for the run report: bounds in metres, triangles, materials.
-    pub fn summary(&self) -> serde_json::Value {
-        serde_json::json!({
-            "bbox_min_m": self.bbox_min.to_array(),
-            "bbox_max_m": self.bbox_max.to_array(),
-            "extent_m": self.extent_m().to_array(),
-            "triangles": self.triangle_count(),
-            "materials": self.materials.len() - 1,
-            "textures": self.textures.len(),
-        })
+    pub fn summary(&self) -> ModelSummary {
+        ModelSummary {
+            bbox_min_m: self.bbox_min.to_array(),
+            bbox_max_m: self.bbox_max.to_array(),
+            extent_m: self.extent_m().to_array(),
+            triangles: self.triangle_count(),
+            materials: self.materials.len() - 1,
+            textures: self.textures.len(),
+        }
     }
 
     /// Total number of triangles.
     pub fn triangle_count(&self) -> usize {
         self.meshes.iter().map(|m| m.indices.len() / 3).sum()
     }
+}
+
+/// What the run report says of the model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelSummary {
+    /// Lower corner of the bounding box, metres (model space).
+    pub bbox_min_m: [f32; 3],
+    /// Upper corner of the bounding box, metres.
+    pub bbox_max_m: [f32; 3],
+    /// Size along each axis, metres.
+    pub extent_m: [f32; 3],
+    /// Triangles.
+    pub triangles: usize,
+    /// Materials (besides the default).
+    pub materials: usize,
+    /// Textures.
+    pub textures: usize,
 }
 
 /// Largest plausible product size; bigger usually means wrong units or a scene, not a product.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, GrayImage, ImageBuffer, Luma};
 
-use crate::composite::Patch;
+use crate::core::Patch;
 use crate::core::{DepthImage, Error, FrameNr, FrameSize, RenderLayers, Result};
 use crate::workdir::{Artefact, ArtefactStore};
 

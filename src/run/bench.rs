@@ -4,108 +4,91 @@
 //! predicted peak against the device memory the run was measured to use.
 //!
 //! Comparisons (diffusion refinement): DPM++ 2M Karras 12 against DDIM 20 at equal strength
-//! and at the same start noise level (`--start-sigma`), and batch 8 against batch 1. With
-//! `--bench-stage track` the pose stage alone (`vanelia track` on the first N frames): pair
-//! batch 8 against batch 1.
+//! and at the same start noise level (`start_sigma`), and batch 8 against batch 1. With
+//! [`BenchStage::Track`] the pose stage alone (`vanelia track` on the first N frames): pair
+//! batch 8 against batch 1. The settings are typed [`Overrides`]; the caller (the binary, which
+//! owns the command line) turns a variant into the child's command, and the child's report is
+//! read back as the run's own report types.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::core::{Error, Result};
+use super::report::{read_json, report_path, write_json, StageReport};
+use super::track::{track_report_path, TrackReport};
+use super::RunReport;
+use crate::core::{Error, Result, Stage};
 use crate::diffusion::schedulers::{start_step, SchedulerConfig, SchedulerKind};
-use crate::memory::profile::{gib, DeviceProfile};
+use crate::memory::profile::DeviceProfile;
+use crate::video::MediaPath;
+
+mod table;
+
+/// Settings a variant sets, replacing the user's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overrides {
+    /// Diffusion scheduler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<SchedulerKind>,
+    /// Steps of the full schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
+    /// img2img strength.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strength: Option<f64>,
+    /// Start noise level instead of the strength.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_sigma: Option<f64>,
+    /// Diffusion frames per batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Pose pairs per batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pose_batch: Option<usize>,
+}
 
 /// One setting to run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchVariant {
     /// Short name (also the output folder).
     pub name: String,
-    /// Options added to the user's.
-    pub args: Vec<String>,
+    /// What it sets.
+    pub overrides: Overrides,
 }
 
 /// What a bench runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BenchStage {
-    /// The main job (with `--refine diffusion`: the scheduler and batch comparisons).
+    /// The main job (with diffusion refinement: the scheduler and batch comparisons).
     Pipeline,
     /// The pose stage alone (`vanelia track --max-frames N`).
     Track,
 }
 
 impl BenchStage {
-    /// Options the bench sets for each run, removed from the user's arguments first.
-    fn overridden(self) -> &'static [&'static str] {
-        match self {
-            Self::Pipeline => &[
-                "--scheduler",
-                "--steps",
-                "--strength",
-                "--start-sigma",
-                "--batch-size",
-                "--frames",
-                "--output",
-                "-o",
-                "--workdir",
-                "--vram-budget",
-                "--force",
-                "--quiet",
-                "-q",
-            ],
-            Self::Track => &[
-                "--output",
-                "-o",
-                "--max-frames",
-                "--pose-batch",
-                "--quiet",
-                "-q",
-            ],
-        }
-    }
-
     /// The stage whose time the comparisons use.
-    fn focus(self, diffusion: bool) -> &'static str {
+    fn focus(self, diffusion: bool) -> Stage {
         match self {
-            Self::Track => "track",
-            Self::Pipeline if diffusion => "refine",
-            Self::Pipeline => "composite",
+            Self::Track => Stage::Track,
+            Self::Pipeline if diffusion => Stage::Refine,
+            Self::Pipeline => Stage::Composite,
         }
     }
 }
 
-/// Options of a command: flag (`--name`, `-c`) → whether it takes a value.
-fn option_table(cmd: &clap::Command) -> HashMap<String, bool> {
-    let mut table = HashMap::new();
-    for arg in cmd.get_arguments() {
-        let takes = arg.get_action().takes_values();
-        if let Some(long) = arg.get_long() {
-            table.insert(format!("--{long}"), takes);
-        }
-        if let Some(short) = arg.get_short() {
-            table.insert(format!("-{short}"), takes);
-        }
-    }
-    table
-}
-
-/// The options `vanelia bench` accepts (its own and the main job's).
-fn bench_options() -> HashMap<String, bool> {
-    option_table(&<crate::cli::args::BenchArgs as clap::Args>::augment_args(
-        clap::Command::new("bench"),
-    ))
-}
-
-/// The options `vanelia track` accepts.
-fn track_options() -> HashMap<String, bool> {
-    option_table(
-        &<crate::cli::pose_args::TrackArgs as clap::Args>::augment_args(clap::Command::new(
-            "track",
-        )),
-    )
+/// Where one variant's run writes.
+#[derive(Debug, Clone)]
+pub struct VariantRun {
+    /// The stage benchmarked.
+    pub stage: BenchStage,
+    /// Frames from frame 0.
+    pub frames: u64,
+    /// The run's output (an image sequence, or a poses file for the pose stage).
+    pub output: PathBuf,
+    /// The run's own work directory (pipeline only).
+    pub workdir: PathBuf,
 }
 
 /// The start noise level of DPM++ 2M Karras with `steps` steps at `strength` (SD 1.5 schedule).
@@ -114,93 +97,60 @@ pub fn dpm_start_sigma(steps: usize, strength: f64) -> f64 {
     scheduler.sigma(start_step(steps, strength).min(steps.saturating_sub(1)))
 }
 
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| (*s).to_string()).collect()
-}
-
 /// The settings compared: for the pose stage pair batch 8 and 1; with diffusion refinement the
 /// scheduler and batch comparisons; else the pipeline once.
 pub fn variants(stage: BenchStage, diffusion: bool) -> Vec<BenchVariant> {
+    let variant = |name: &str, overrides| BenchVariant {
+        name: name.into(),
+        overrides,
+    };
     if stage == BenchStage::Track {
         return [8, 1]
-            .map(|b| BenchVariant {
-                name: format!("pose_b{b}"),
-                args: strings(&["--pose-batch", &b.to_string()]),
+            .map(|b| {
+                let pairs = Overrides {
+                    pose_batch: Some(b),
+                    ..Overrides::default()
+                };
+                variant(&format!("pose_b{b}"), pairs)
             })
             .to_vec();
     }
     if !diffusion {
-        return vec![BenchVariant {
-            name: "pipeline".into(),
-            args: Vec::new(),
-        }];
+        return vec![variant("pipeline", Overrides::default())];
     }
-    let sigma = format!("{:.6}", dpm_start_sigma(12, 0.3));
-    let dpm = [
-        "--scheduler",
-        "dpmpp-2m-karras",
-        "--steps",
-        "12",
-        "--strength",
-        "0.3",
-    ];
-    let ddim = ["--scheduler", "ddim", "--steps", "20"];
-    let with = |base: &[&str], extra: &[&str]| strings(&[base, extra].concat());
+    let dpm = |batch| Overrides {
+        scheduler: Some(SchedulerKind::DpmPp2mKarras),
+        steps: Some(12),
+        strength: Some(0.3),
+        batch_size: Some(batch),
+        ..Overrides::default()
+    };
+    let ddim = |strength, start_sigma| Overrides {
+        scheduler: Some(SchedulerKind::Ddim),
+        steps: Some(20),
+        strength,
+        start_sigma,
+        batch_size: Some(8),
+        ..Overrides::default()
+    };
+    let sigma = (dpm_start_sigma(12, 0.3) * 1e6).round() / 1e6;
     vec![
-        BenchVariant {
-            name: "dpmpp12_s0.3_b8".into(),
-            args: with(&dpm, &["--batch-size", "8"]),
-        },
-        BenchVariant {
-            name: "ddim20_s0.3_b8".into(),
-            args: with(&ddim, &["--strength", "0.3", "--batch-size", "8"]),
-        },
-        BenchVariant {
-            name: "ddim20_same_sigma_b8".into(),
-            args: with(&ddim, &["--start-sigma", &sigma, "--batch-size", "8"]),
-        },
-        BenchVariant {
-            name: "dpmpp12_s0.3_b1".into(),
-            args: with(&dpm, &["--batch-size", "1"]),
-        },
+        variant("dpmpp12_s0.3_b8", dpm(8)),
+        variant("ddim20_s0.3_b8", ddim(Some(0.3), None)),
+        variant("ddim20_same_sigma_b8", ddim(None, Some(sigma))),
+        variant("dpmpp12_s0.3_b1", dpm(1)),
     ]
 }
 
-/// The user's arguments that go to every run of `stage`: without the bench's own options and
-/// those the bench sets, and for the pose stage only those `vanelia track` takes (values
-/// travel with their options).
-pub fn base_args(user: &[String], stage: BenchStage) -> Vec<String> {
-    let bench = bench_options();
-    let track = (stage == BenchStage::Track).then(track_options);
-    let mut out = Vec::new();
-    let mut args = user.iter();
-    while let Some(arg) = args.next() {
-        let name = arg.split('=').next().unwrap_or(arg);
-        let value = if !arg.contains('=') && bench.get(name).copied().unwrap_or(false) {
-            args.next()
-        } else {
-            None
-        };
-        let keep = !name.starts_with("--bench-")
-            && !stage.overridden().contains(&name)
-            && track.as_ref().is_none_or(|t| t.contains_key(name));
-        if keep {
-            out.push(arg.clone());
-            out.extend(value.cloned());
-        }
-    }
-    out
-}
-
 /// One variant's measured figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchResult {
     /// The setting.
     pub variant: BenchVariant,
     /// Wall time of the whole process.
     pub wall_secs: f64,
-    /// Per stage: name, busy seconds, frames/s.
-    pub stages: Vec<(String, f64, f64)>,
+    /// Per stage: time and frames.
+    pub stages: Vec<StageReport>,
     /// UNet evaluations.
     pub unet_evaluations: u64,
     /// Diffusion frames (or pose pairs) per batch used.
@@ -223,15 +173,24 @@ impl BenchResult {
             _ => None,
         }
     }
+
+    /// The busy seconds of `stage` in this run (0 when it did not run).
+    pub fn stage_secs(&self, stage: Stage) -> f64 {
+        self.stage(stage).map_or(0.0, |s| s.timing.wall_secs)
+    }
+
+    fn stage(&self, stage: Stage) -> Option<&StageReport> {
+        self.stages.iter().find(|s| s.timing.name == stage)
+    }
 }
 
 /// The bench report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchReport {
     /// What ran.
     pub stage: BenchStage,
     /// The stage the comparisons time.
-    pub focus: String,
+    pub focus: Stage,
     /// Frames per run.
     pub frames: u64,
     /// The machine.
@@ -242,11 +201,10 @@ pub struct BenchReport {
     pub ratios: Vec<(String, f64)>,
 }
 
-/// Runs every variant with `exe` (this binary) in `dir`, `frames` frames each; writes
-/// `bench.json` and `bench.txt` there.
+/// Runs every variant through `command` (which builds the child process for a variant) in
+/// `dir`, `frames` frames each; writes `bench.json` and `bench.txt` there.
 pub fn run_bench(
-    exe: &Path,
-    user_args: &[String],
+    command: &dyn Fn(&BenchVariant, &VariantRun) -> Command,
     stage: BenchStage,
     diffusion: bool,
     frames: u64,
@@ -259,69 +217,42 @@ pub fn run_bench(
             dir,
         )
     })?;
-    let base = base_args(user_args, stage);
     let focus = stage.focus(diffusion);
     let mut results = Vec::new();
     for variant in variants(stage, diffusion) {
-        let (command, output) = command(exe, &base, &variant, stage, frames, dir);
-        results.push(run_variant(command, &output, &variant)?);
+        let out_dir = dir.join(&variant.name);
+        let run = VariantRun {
+            stage,
+            frames,
+            output: match stage {
+                BenchStage::Pipeline => out_dir.join("%06d.png"),
+                BenchStage::Track => out_dir.join("poses.json"),
+            },
+            workdir: dir.join(format!("{}.workdir", variant.name)),
+        };
+        results.push(run_variant(command(&variant, &run), &run, &variant)?);
     }
-    let ratios = ratios(&results, focus);
+    let ratios = table::ratios(&results, focus);
     let report = BenchReport {
         stage,
-        focus: focus.into(),
+        focus,
         frames,
         device: DeviceProfile::current(),
         results,
         ratios,
     };
-    super::write_json(&dir.join("bench.json"), &report)?;
+    write_json(&dir.join("bench.json"), &report)?;
     crate::core::atomic::write(&dir.join("bench.txt"), report.table().as_bytes())?;
     Ok(report)
 }
 
-/// The command line of one run and the output it writes (its report lies beside it).
-fn command(
-    exe: &Path,
-    base: &[String],
+fn run_variant(
+    mut command: Command,
+    run: &VariantRun,
     variant: &BenchVariant,
-    stage: BenchStage,
-    frames: u64,
-    dir: &Path,
-) -> (Command, PathBuf) {
-    let out_dir = dir.join(&variant.name);
-    let mut command = Command::new(exe);
-    let output = match stage {
-        BenchStage::Pipeline => {
-            command
-                .args(["--frames", &format!("0..{frames}"), "--force"])
-                .arg("--workdir")
-                .arg(dir.join(format!("{}.workdir", variant.name)));
-            out_dir.join("%06d.png")
-        }
-        BenchStage::Track => {
-            command
-                .arg("track")
-                .args(["--max-frames", &frames.to_string()]);
-            out_dir.join("poses.json")
-        }
-    };
-    command
-        .args(base)
-        .args(&variant.args)
-        .arg("--quiet")
-        .arg("--output")
-        .arg(&output);
-    (command, output)
-}
-
-fn run_variant(mut command: Command, output: &Path, variant: &BenchVariant) -> Result<BenchResult> {
-    if let Some(parent) = output.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::Io {
-            op: "create bench folder",
-            path: parent.to_path_buf(),
-            source: e,
-        })?;
+) -> Result<BenchResult> {
+    if let Some(parent) = run.output.parent() {
+        std::fs::create_dir_all(parent).map_err(Error::io("create bench folder", parent))?;
     }
     let started = std::time::Instant::now();
     let status = command.output().map_err(|e| Error::Unavailable {
@@ -339,141 +270,73 @@ fn run_variant(mut command: Command, output: &Path, variant: &BenchVariant) -> R
             ),
         });
     }
-    let report_path = super::report_path(output);
-    let text = std::fs::read_to_string(&report_path).map_err(|e| Error::Io {
-        op: "read run report",
-        path: report_path.clone(),
-        source: e,
-    })?;
-    let report: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    let stages: Vec<(String, f64, f64)> = report["stages"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|s| {
-                    (
-                        s["name"].as_str().unwrap_or_default().to_string(),
-                        s["wall_secs"].as_f64().unwrap_or(0.0),
-                        s["frames_per_sec"].as_f64().unwrap_or(0.0),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let stage_entry = |name: &str, field: &str| {
-        report["stages"]
-            .as_array()
-            .and_then(|a| a.iter().find(|s| s["name"] == name))
-            .map(|s| s[field].clone())
-            .unwrap_or_default()
+    let result = match run.stage {
+        BenchStage::Pipeline => {
+            let report: RunReport = read_json(&report_path(&MediaPath::new(&run.output)))?;
+            of_run(report)
+        }
+        BenchStage::Track => of_track(read_json(&track_report_path(&run.output))?),
     };
-    let refine = stage_entry("refine", "diffusion");
-    let tracking = stage_entry("track", "tracking");
-    let count = |v: &serde_json::Value, key: &str| v[key].as_u64().unwrap_or(0);
     Ok(BenchResult {
         variant: variant.clone(),
         wall_secs,
-        stages,
-        unet_evaluations: count(&refine, "unet_evaluations"),
-        batch_size: count(&refine, "batch_size").max(count(&tracking, "pair_batch")),
-        pose_pairs: count(&tracking, "keyframe_pairs") + count(&tracking, "registration_pairs"),
-        peak_rss_bytes: report["peak_rss_bytes"].as_u64().unwrap_or(0),
-        // the larger of the diffusion plan's and the pose stage's, whichever ran
-        predicted_peak_bytes: report["memory_plan"]["predicted_peak_bytes"]
-            .as_u64()
-            .max(tracking["memory_plan"]["peak_bytes"].as_u64()),
-        measured_peak_bytes: report["measured_memory"]["peak_above_baseline_bytes"].as_u64(),
+        ..result
     })
 }
 
-fn stage_secs(r: &BenchResult, name: &str) -> f64 {
-    r.stages.iter().find(|s| s.0 == name).map_or(0.0, |s| s.1)
+/// The figures of a main-job report.
+fn of_run(report: RunReport) -> BenchResult {
+    let refine = report
+        .stage(Stage::Refine)
+        .and_then(|s| s.diffusion.clone());
+    BenchResult {
+        unet_evaluations: refine.as_ref().map_or(0, |r| r.unet_evaluations as u64),
+        batch_size: refine.as_ref().map_or(0, |r| r.batch_size as u64),
+        predicted_peak_bytes: report.memory_plan.as_ref().map(|p| p.predicted_peak_bytes),
+        measured_peak_bytes: report
+            .measured_memory
+            .as_ref()
+            .map(|m| m.peak_above_baseline_bytes),
+        peak_rss_bytes: report.peak_rss_bytes,
+        ..empty_result(report.stages)
+    }
 }
 
-fn ratios(results: &[BenchResult], focus: &str) -> Vec<(String, f64)> {
-    let by = |name: &str| results.iter().find(|r| r.variant.name == name);
-    let mut out = Vec::new();
-    let mut ratio = |label: &str, a: &str, b: &str| {
-        if let (Some(a), Some(b)) = (by(a), by(b)) {
-            let (ta, tb) = (stage_secs(a, focus), stage_secs(b, focus));
-            if tb > 0.0 {
-                out.push((format!("{focus} {label}"), ta / tb));
-            }
-        }
-    };
-    ratio(
-        "time DDIM 20 / DPM++ 12, strength 0.3",
-        "ddim20_s0.3_b8",
-        "dpmpp12_s0.3_b8",
-    );
-    ratio(
-        "time DDIM 20 / DPM++ 12, same start sigma",
-        "ddim20_same_sigma_b8",
-        "dpmpp12_s0.3_b8",
-    );
-    ratio(
-        "throughput batch 8 / batch 1",
-        "dpmpp12_s0.3_b1",
-        "dpmpp12_s0.3_b8",
-    );
-    ratio("throughput pair batch 8 / batch 1", "pose_b1", "pose_b8");
-    out
+/// The figures of a `vanelia track` report.
+fn of_track(report: TrackReport) -> BenchResult {
+    let tracking = report
+        .stages
+        .iter()
+        .find(|s| s.timing.name == Stage::Track)
+        .and_then(|s| s.tracking.clone());
+    let stats = tracking.as_ref().map(|t| &t.stats);
+    BenchResult {
+        batch_size: stats.map_or(0, |t| t.pair_batch as u64),
+        pose_pairs: stats.map_or(0, |t| (t.keyframe_pairs + t.registration_pairs) as u64),
+        predicted_peak_bytes: tracking
+            .as_ref()
+            .and_then(|t| t.memory_plan.as_ref())
+            .map(|p| p.peak_bytes),
+        measured_peak_bytes: Some(report.measured_memory.peak_above_baseline_bytes),
+        peak_rss_bytes: report.peak_rss_bytes,
+        ..empty_result(report.stages)
+    }
 }
 
-/// `bytes` for a table cell, `-` when unknown.
-fn cell_bytes(bytes: Option<u64>) -> String {
-    bytes.map(gib).unwrap_or_else(|| "-".into())
-}
-
-impl BenchReport {
-    /// The report as a table: per setting the focus stage's time and frames/s, its work
-    /// (UNet evaluations or pose pairs), batch, memory.
-    pub fn table(&self) -> String {
-        let focus = self.focus.as_str();
-        let mut out = format!(
-            "{} frames on {} ({}, {} total)\n{:<24} {:>8} {:>10} {:>10} {:>7} {:>6} {:>12} {:>12} {:>12} {:>6}\n",
-            self.frames,
-            self.device.kind,
-            self.device.name,
-            gib(self.device.total_bytes),
-            "setting",
-            "wall s",
-            format!("{focus} s"),
-            "frames/s",
-            if self.stage == BenchStage::Track { "pairs" } else { "UNet" },
-            "batch",
-            "peak RSS",
-            "predicted",
-            "measured",
-            "p/m"
-        );
-        for r in &self.results {
-            let fps = r.stages.iter().find(|s| s.0 == focus).map_or(0.0, |s| s.2);
-            let work = if self.stage == BenchStage::Track {
-                r.pose_pairs
-            } else {
-                r.unet_evaluations
-            };
-            out.push_str(&format!(
-                "{:<24} {:>8.2} {:>10.2} {:>10.2} {:>7} {:>6} {:>12} {:>12} {:>12} {:>6}\n",
-                r.variant.name,
-                r.wall_secs,
-                stage_secs(r, focus),
-                fps,
-                work,
-                r.batch_size,
-                gib(r.peak_rss_bytes),
-                cell_bytes(r.predicted_peak_bytes),
-                cell_bytes(r.measured_peak_bytes),
-                r.predicted_over_measured()
-                    .map(|x| format!("{x:.2}"))
-                    .unwrap_or_else(|| "-".into())
-            ));
-        }
-        for (label, value) in &self.ratios {
-            out.push_str(&format!("{label}: {value:.2}x\n"));
-        }
-        out
+fn empty_result(stages: Vec<StageReport>) -> BenchResult {
+    BenchResult {
+        variant: BenchVariant {
+            name: String::new(),
+            overrides: Overrides::default(),
+        },
+        wall_secs: 0.0,
+        stages,
+        unet_evaluations: 0,
+        batch_size: 0,
+        pose_pairs: 0,
+        peak_rss_bytes: 0,
+        predicted_peak_bytes: None,
+        measured_peak_bytes: None,
     }
 }
 
@@ -482,54 +345,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn variant_options_replace_the_user_s() {
-        let user = strings(&[
-            "--input",
-            "a.mp4",
-            "--batch-size",
-            "4",
-            "--steps=20",
-            "-o",
-            "x.mp4",
-            "--force",
-            "--refine",
-            "diffusion",
-            "--bench-frames",
-            "3",
-        ]);
-        assert_eq!(
-            base_args(&user, BenchStage::Pipeline),
-            strings(&["--input", "a.mp4", "--refine", "diffusion"])
-        );
-        // the pose stage gets only what `vanelia track` takes
-        let user = strings(&[
-            "-i",
-            "a.mp4",
-            "--model",
-            "p.glb",
-            "--pose-size=224",
-            "--pose-batch",
-            "4",
-            "--keyframe-every",
-            "5",
-            "--refine",
-            "diffusion",
-            "--offline",
-        ]);
-        assert_eq!(
-            base_args(&user, BenchStage::Track),
-            strings(&[
-                "-i",
-                "a.mp4",
-                "--pose-size=224",
-                "--keyframe-every",
-                "5",
-                "--offline"
-            ])
-        );
+    fn variants_compare_schedulers_batches_and_pair_batches() {
         // the README's figure
         assert!((dpm_start_sigma(12, 0.3) - 0.147).abs() < 1e-3);
-        assert_eq!(variants(BenchStage::Pipeline, true).len(), 4);
+        let pipeline = variants(BenchStage::Pipeline, true);
+        assert_eq!(pipeline.len(), 4);
+        assert_eq!(pipeline[2].overrides.strength, None);
+        assert!(pipeline[2].overrides.start_sigma.is_some());
         assert_eq!(variants(BenchStage::Track, false).len(), 2);
+        assert_eq!(
+            variants(BenchStage::Pipeline, false)[0].overrides,
+            Overrides::default()
+        );
     }
 }

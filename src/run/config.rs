@@ -2,15 +2,18 @@
 
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 use crate::composite::{CompositeSettings, Harmonise};
 use crate::core::{Error, FrameRange, FrameRate, Result};
-use crate::diffusion::stage::RefineOptions;
+use crate::diffusion::options::RefineOptions;
 use crate::pose::stage::PoseOptions;
 use crate::render::placement::PlacementOptions;
 use crate::render::RenderOptions;
+use crate::video::MediaPath;
 
 /// How the composited product region is refined.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefineMode {
     /// Compositing with the given harmonisation only.
@@ -20,7 +23,7 @@ pub enum RefineMode {
 }
 
 /// Which frames a run computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FrameSelection {
     first: Option<u64>,
     end: Option<u64>,
@@ -69,15 +72,15 @@ impl FrameSelection {
     }
 }
 
-/// A validated run configuration (built by `cli::args`).
-#[derive(Debug, Clone, serde::Serialize)]
+/// A validated run configuration (built by the command line).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunConfig {
     /// Input video or image sequence.
-    pub input: PathBuf,
+    pub input: MediaPath,
     /// Product model.
     pub model: PathBuf,
     /// Output video or image sequence.
-    pub output: PathBuf,
+    pub output: MediaPath,
     /// Work directory.
     pub workdir: PathBuf,
     /// Camera track to import.
@@ -104,16 +107,6 @@ pub struct RunConfig {
     pub pose: PoseOptions,
     /// Device memory the plan may use, bytes (`None`: what is free when the run starts).
     pub vram_budget: Option<u64>,
-}
-
-impl RunConfig {
-    /// Whether the output (or frame 0 of an output sequence) exists.
-    pub fn output_exists(&self) -> bool {
-        match crate::video::image_seq::SeqPattern::parse(&self.output) {
-            Some(p) => p.path_of(0).is_file(),
-            None => self.output.is_file(),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use image::{Rgb, RgbImage};
 
 use crate::core::{Error, FrameNr, Result};
+use crate::video::MediaPath;
 
 /// Width of one cell in pixels (frames are scaled down to it, never up).
 const CELL_WIDTH: u32 = 480;
@@ -80,9 +81,6 @@ fn thumbnail(img: &RgbImage) -> RgbImage {
 }
 
 /// `<output stem>.contact.png` beside a video, `contact.png` in a sequence's directory.
-pub fn sheet_path(output: &Path) -> PathBuf {
-    match crate::video::image_seq::SeqPattern::parse(output) {
-        Some(p) => p.path_of(0).with_file_name("contact.png"),
-        None => output.with_extension("contact.png"),
-    }
+pub fn sheet_path(output: &MediaPath) -> PathBuf {
+    super::report::companion_path(output, "contact.png")
 }

@@ -1,104 +1,60 @@
-//! The run's memory plan: the diffusion stages' batch size and attention chunk sized to the
-//! device budget (`--vram-budget`, else the memory free now) from the configurations of the
-//! weights actually loaded, checked before any frame is decoded.
+//! The run's memory budget and the refinement's plan, made before any frame is decoded or any
+//! network loaded: its batch size and attention chunk sized to the device budget
+//! (`--vram-budget`, else the memory free now) from the configurations of the weights actually
+//! located. The tracker's plan is in [`super::track`].
 
 use std::path::Path;
 
 use super::config::RunConfig;
 use crate::core::{Error, FrameSize, Result};
+use crate::diffusion::footprint::DiffusionConfigs;
 use crate::diffusion::locate::ComponentDirs;
 use crate::diffusion::weights::read_config;
-use crate::memory::footprint::NetworkConfigs;
-use crate::memory::ops::ConvKernel;
-use crate::memory::plan::{plan, plan_pose, region_px, Plan, PlanRequest, StagePlan};
 use crate::memory::profile::{gib, DeviceProfile};
-use crate::pose::stage::PoseOptions;
+use crate::memory::{plan, Budget, Plan, RefineRequest};
+use crate::nn::cost::ConvKernel;
 
-/// The configurations of the located diffusion weights (the pose network is not part of a
-/// diffusion plan: its stage has ended before refinement starts).
-fn configs(dirs: &ComponentDirs) -> Result<NetworkConfigs> {
-    let published = NetworkConfigs::published();
-    let clip: crate::diffusion::clip::ClipTextConfig =
-        read_config(&dirs.text_encoder.join("config.json"))?;
-    Ok(NetworkConfigs {
-        text_encoder: clip,
-        unet: read_config(&dirs.unet.join("config.json"))?,
-        controlnet: read_config(&dirs.controlnet.join("config.json"))?,
-        vae: read_config(&dirs.vae.join("config.json"))?,
-        ..published
+/// The configurations of the located diffusion weights.
+fn configs(dirs: &ComponentDirs) -> Result<DiffusionConfigs> {
+    let json = |dir: &Path| dir.join("config.json");
+    Ok(DiffusionConfigs {
+        text_encoder: read_config(&json(&dirs.text_encoder))?,
+        unet: read_config(&json(&dirs.unet))?,
+        controlnet: read_config(&json(&dirs.controlnet))?,
+        vae: read_config(&json(&dirs.vae))?,
     })
 }
 
 /// The budget to plan for: the user's, else the memory free now, else (where the device
 /// does not say) no limit rather than none at all.
-fn budget_bytes(explicit: Option<u64>) -> u64 {
-    explicit.unwrap_or_else(|| match DeviceProfile::current().free_bytes {
+pub(super) fn budget(explicit: Option<u64>) -> Budget {
+    let bytes = explicit.unwrap_or_else(|| match DeviceProfile::current().free_bytes {
         0 => u64::MAX,
         free => free,
-    })
+    });
+    Budget {
+        bytes,
+        option: "--vram-budget",
+    }
 }
 
-/// Plans the pose stage for tracking `frames` frames of `frame` size with the checkpoint at
-/// `weights` (its own configuration), before it is loaded: the largest pair batch up to
-/// `--pose-batch` that fits the budget (`--vram-budget`, else the memory free now); fails
-/// with the bytes missing when one pair does not fit.
-pub(super) fn plan_track(
-    options: &PoseOptions,
-    weights: &Path,
-    frame: FrameSize,
-    frames: u64,
-) -> Result<StagePlan> {
-    let device = crate::nn::device();
-    plan_pose(&PlanRequest {
-        budget_bytes: budget_bytes(options.vram_budget_bytes),
-        frame,
-        region_px: (0, 0),
-        frames,
-        dtype: options.dtype,
-        conv: ConvKernel::of(&device),
-        max_batch: None,
-        max_pose_batch: Some(options.batch),
-        pose_size_px: options.size_px,
-        track: options.track,
-        configs: NetworkConfigs {
-            pose: crate::pose::weights::config(weights)?,
-            ..NetworkConfigs::published()
-        },
-        pose: true,
-        vae_tile_px: None,
-        budget_option: "--vram-budget",
-    })
-}
-
-/// Plans the diffusion stages of `cfg` for frames of `frame` size and `frames` frames.
-/// Returns the plan, at the user's `--batch-size` when one is set and fits (so that its
-/// predicted peak is for the batch the run uses); `--batch-size N` above what fits in an
-/// explicit `--vram-budget` is an error with the numbers.
-pub(super) fn plan_refine(
-    cfg: &RunConfig,
-    dirs: &ComponentDirs,
-    frame: FrameSize,
-    frames: u64,
-) -> Result<Plan> {
-    let budget = budget_bytes(cfg.vram_budget);
+/// Plans the diffusion stages of `cfg` for frames of `frame` size. Returns the plan, at the
+/// user's `--batch-size` when one is set and fits (so that its predicted peak is for the batch
+/// the run uses); `--batch-size N` above what fits in an explicit `--vram-budget` is an error
+/// with the numbers.
+pub(super) fn plan_refine(cfg: &RunConfig, dirs: &ComponentDirs, frame: FrameSize) -> Result<Plan> {
     let opts = &cfg.diffusion;
-    let req = PlanRequest {
-        budget_bytes: budget,
+    let req = RefineRequest {
+        budget: budget(cfg.vram_budget),
         frame,
-        region_px: region_px(frame, opts.region, &opts.roi),
-        frames,
-        dtype: opts.precision.dtype(),
+        region_px: opts.roi.model_region_px(frame, opts.region),
+        precision: opts.precision,
         conv: ConvKernel::of(&crate::nn::device()),
         max_batch: None,
-        max_pose_batch: None,
-        pose_size_px: cfg.pose.size_px,
-        track: cfg.pose.track,
-        configs: configs(dirs)?,
-        pose: false,
         vae_tile_px: opts.vae.tiling.map(|t| t.sample_px as u64),
-        budget_option: "--vram-budget",
+        configs: configs(dirs)?,
     };
-    let planned = plan(&req)?;
+    let planned = plan(&req, None)?;
     if let (Some(wanted), Some(_)) = (opts.batch_size, cfg.vram_budget) {
         if wanted > planned.diffusion_batch {
             return Err(Error::InvalidArgument {
@@ -106,7 +62,7 @@ pub(super) fn plan_refine(
                 detail: format!(
                     "{wanted} frames per batch do not fit in --vram-budget {}: the plan allows \
                      at most {} (peak {}); lower --batch-size or use 'auto'",
-                    gib(budget),
+                    gib(req.budget.bytes),
                     planned.diffusion_batch,
                     gib(planned.predicted_peak_bytes)
                 ),
@@ -114,10 +70,13 @@ pub(super) fn plan_refine(
         }
     }
     match opts.batch_size {
-        Some(wanted) if wanted != planned.diffusion_batch => plan(&PlanRequest {
-            max_batch: Some(wanted),
-            ..req
-        }),
+        Some(wanted) if wanted != planned.diffusion_batch => plan(
+            &RefineRequest {
+                max_batch: Some(wanted),
+                ..req
+            },
+            None,
+        ),
         _ => Ok(planned),
     }
 }

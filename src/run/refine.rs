@@ -1,25 +1,17 @@
 //! The diffusion refinement inside the frame loop: composited frames of a batch go through
-//! the [`RefineStage`] (loaded on first use), and what it changed becomes the frame's cached
-//! patch. Frames it cannot refine keep their composite, with a note in the report.
+//! the [`RefineStage`] (loaded on first use with the weights and sizing the run prepared), and
+//! the patch it changed, laid over the composite's, becomes the frame's cached patch. Frames it
+//! cannot refine keep their composite, with a note in the report.
 
-use super::{Clocks, RefineMode, RunConfig, StreamState};
-use crate::composite::Patch;
-use crate::core::{Frame, RenderLayers, Result};
+use super::prepare::RefineSetup;
+use super::state::{Clocks, StreamState};
+use crate::core::{Frame, Patch, RenderLayers, Result};
 use crate::diffusion::stage::{RefineFrame, RefineStage, Refined};
 
-/// The part of the composite key that diffusion settings contribute ("" otherwise).
-pub(super) fn key_part(cfg: &RunConfig) -> String {
-    match cfg.refine {
-        RefineMode::Diffusion => serde_json::to_string(&cfg.diffusion).unwrap_or_default(),
-        RefineMode::Composite(_) => String::new(),
-    }
-}
-
-/// Refines the composites of `frames` (whose plain composites are `patches`) and returns the
-/// patches of the refined frames.
+/// Refines the composites of `frames` (whose plain composites are `patches`) and returns each
+/// frame's patch: the composite's with the refined region on top.
 pub(super) fn refine_patches(
-    cfg: &RunConfig,
-    batch: Option<usize>,
+    setup: &RefineSetup,
     frames: &[&Frame],
     layers: &[RenderLayers],
     patches: Vec<Patch>,
@@ -29,12 +21,10 @@ pub(super) fn refine_patches(
     let stage = match &mut state.refiner {
         Some(stage) => stage,
         None => {
-            let device = crate::diffusion::stage::device();
-            let opts = crate::diffusion::stage::RefineOptions {
-                batch_size: batch.or(cfg.diffusion.batch_size),
-                ..cfg.diffusion.clone()
-            };
-            let loaded = clocks.refine.time(|| RefineStage::load(&opts, &device))?;
+            let device = crate::nn::device();
+            let loaded = clocks
+                .refine
+                .time(|| RefineStage::load(&setup.options, &setup.dirs, setup.sizing, &device))?;
             state.refiner.insert(loaded)
         }
     };
@@ -50,22 +40,22 @@ pub(super) fn refine_patches(
         .collect();
     let refined = clocks.refine.time(|| stage.refine(&inputs))?;
     let mut out = Vec::with_capacity(patches.len());
-    for ((frame, patch), result) in frames.iter().zip(patches).zip(refined) {
+    for (((frame, patch), result), input) in frames.iter().zip(patches).zip(refined).zip(&inputs) {
         match result {
-            Refined::Frame(rgb) => {
+            Refined::Patch(changed) => {
                 clocks.refine.processed += 1;
-                out.push(Patch::from_diff(&frame.rgb, &rgb));
+                out.push(patch.overlaid(&changed, &frame.rgb));
             }
             Refined::EmptyMask => {
                 state.refine_notes.push((
-                    frame.nr,
+                    input.nr,
                     "no product pixels in this frame; refinement skipped".into(),
                 ));
                 out.push(patch);
             }
             Refined::NonFinite => {
                 state.refine_notes.push((
-                    frame.nr,
+                    input.nr,
                     "the networks produced non-finite values; the plain composite was kept".into(),
                 ));
                 out.push(patch);

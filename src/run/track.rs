@@ -5,9 +5,18 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::core::{hash, CameraTrack, Progress, Result, StageReport};
-use crate::pose::stage::{track_frames, PoseOptions, TrackedClip};
-use crate::video::{ClipSummary, Source};
+use serde::Serialize;
+
+use super::report::{write_json, StageReport, TrackingReport};
+use crate::core::{hash, CameraTrack, FrameRate, FrameSize, Progress, Result, Stage, StageTiming};
+use crate::memory::monitor::{MeasuredMemory, PeakMonitor};
+use crate::memory::profile::{peak_rss_bytes, DeviceProfile};
+use crate::memory::{plan_pose, PoseRequest, StagePlan};
+use crate::nn::cost::ConvKernel;
+use crate::nn::Precision;
+use crate::pose::stage::{track_frames, PoseOptions};
+use crate::pose::tracking::tracker::TrackOptions;
+use crate::video::{ClipSummary, MediaPath, Source};
 use crate::workdir::{WorkDir, TOOL_VERSION};
 
 /// A track and, when it was computed or reused rather than imported, its stage report and
@@ -18,96 +27,161 @@ pub(super) struct RunTrack {
     pub warnings: Vec<String>,
 }
 
-/// Identifies a computed track: input, weights (path and size), options, version.
-fn track_key(input_sha: &str, weights: &Path, options: &PoseOptions) -> String {
-    let weights_len =
-        std::fs::metadata(crate::pose::weights::checkpoint_file(weights).unwrap_or_default())
-            .map(|m| m.len())
-            .unwrap_or(0);
-    hash::key_of(&[
-        ("tool", TOOL_VERSION),
-        ("input", input_sha),
-        ("weights", &format!("{}:{weights_len}", weights.display())),
-        ("options", &options.key()),
-    ])
+/// Where the run's track comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum TrackFrom {
+    /// A poses file (`--poses`).
+    Imported(PathBuf),
+    /// The tracker, with the checkpoint located once by the run.
+    Tracker(PathBuf),
 }
 
-/// The run's track: `poses` when given, else the cached or freshly computed one.
-pub(super) fn obtain(
-    poses: Option<&Path>,
-    options: &PoseOptions,
-    source: &Source,
-    clip: &ClipSummary,
+/// The tracker's settings for one run.
+pub(super) struct Tracker<'a> {
+    /// The DUSt3R checkpoint.
+    pub weights: &'a Path,
+    /// The tracker's options.
+    pub options: &'a PoseOptions,
+    /// `--vram-budget`.
+    pub vram_budget: Option<u64>,
+}
+
+/// What a computed track depends on (the pair batch does not change it).
+#[derive(Serialize)]
+struct TrackKey<'a> {
+    tool: &'a str,
+    input_sha256: &'a str,
+    weights: &'a Path,
+    weights_bytes: u64,
+    size_px: u32,
+    precision: Precision,
+    track: &'a TrackOptions,
+}
+
+fn track_key(input_sha: &str, weights: &Path, options: &PoseOptions) -> Result<String> {
+    let file = crate::pose::network::weights::checkpoint_file(weights)?;
+    let weights_bytes = std::fs::metadata(&file).map_or(0, |m| m.len());
+    hash::key_of(&TrackKey {
+        tool: TOOL_VERSION,
+        input_sha256: input_sha,
+        weights,
+        weights_bytes,
+        size_px: options.size_px,
+        precision: options.precision,
+        track: &options.track,
+    })
+}
+
+/// The imported track, checked against the clip.
+pub(super) fn imported(path: &Path, clip: &ClipSummary) -> Result<RunTrack> {
+    let track = CameraTrack::read(path)?;
+    track.check_clip(clip.size, clip.frame_count, path)?;
+    Ok(RunTrack {
+        track,
+        stage: None,
+        warnings: Vec::new(),
+    })
+}
+
+/// The tracker's track: cached under its key in the work directory, else computed.
+pub(super) fn tracked(
+    tracker: &Tracker<'_>,
+    (source, clip): (&Source, &ClipSummary),
     workdir: &WorkDir,
     input_sha: &str,
     progress: &dyn Progress,
 ) -> Result<RunTrack> {
-    if let Some(path) = poses {
-        let track = CameraTrack::read(path)?;
-        track.check_clip(clip.size, clip.frame_count, path)?;
-        return Ok(RunTrack {
-            track,
-            stage: None,
-            warnings: Vec::new(),
-        });
-    }
-    let weights = crate::pose::stage::preflight(options)?;
-    let key = track_key(input_sha, &weights, options);
+    let key = track_key(input_sha, tracker.weights, tracker.options)?;
     let cached = workdir.file("tracked.json");
     let key_file = workdir.file("tracked.key");
     if std::fs::read_to_string(&key_file).ok().as_deref() == Some(key.as_str()) {
         if let Ok(track) = CameraTrack::read(&cached) {
             return Ok(RunTrack {
                 track,
-                stage: Some(StageReport::reused("track", clip.frame_count)),
+                stage: Some(StageTiming::reused(Stage::Track, clip.frame_count).into()),
                 warnings: Vec::new(),
             });
         }
     }
     let started = Instant::now();
-    let tracked = compute(source, options, &weights, None, progress)?;
+    let tracked = compute(source, tracker, None, progress)?;
     tracked.track.write(&cached)?;
     crate::core::atomic::write(&key_file, key.as_bytes())?;
-    let mut stage =
-        StageReport::computed("track", clip.frame_count, started.elapsed().as_secs_f64());
-    stage.tracking = Some(tracked.stats);
+    let timing = StageTiming::computed(
+        Stage::Track,
+        clip.frame_count,
+        started.elapsed().as_secs_f64(),
+    );
     Ok(RunTrack {
         track: tracked.track,
-        stage: Some(stage),
+        stage: Some(StageReport {
+            tracking: Some(tracked.report),
+            ..timing.into()
+        }),
         warnings: tracked.warnings,
     })
+}
+
+/// A computed track with its report.
+struct Computed {
+    track: CameraTrack,
+    report: TrackingReport,
+    warnings: Vec<String>,
 }
 
 /// Tracks the clip's frames, or its first `limit` frames, at the pair batch the memory plan
 /// chooses (failing before anything is decoded or loaded when one pair does not fit).
 fn compute(
     source: &Source,
-    options: &PoseOptions,
-    weights: &Path,
+    tracker: &Tracker<'_>,
     limit: Option<u64>,
     progress: &dyn Progress,
-) -> Result<TrackedClip> {
+) -> Result<Computed> {
     let clip = source.summary();
     let frames = limit.map_or(clip.frame_count, |n| n.min(clip.frame_count));
-    let plan = super::memory::plan_track(options, weights, clip.size, frames)?;
+    let plan = plan_track(tracker, clip.size, frames)?;
     let planned = PoseOptions {
         batch: plan.batch,
-        ..options.clone()
+        ..tracker.options.clone()
     };
     let decoded = source.spawn_decoder(8).into_iter();
     let take = usize::try_from(frames).unwrap_or(usize::MAX);
-    let mut tracked = track_frames(decoded.take(take), &planned, weights, progress)?;
-    tracked.stats.memory_plan = Some(plan);
-    Ok(tracked)
+    let tracked = track_frames(decoded.take(take), &planned, tracker.weights, progress)?;
+    Ok(Computed {
+        track: tracked.track,
+        report: TrackingReport {
+            stats: tracked.stats,
+            memory_plan: Some(plan),
+        },
+        warnings: tracked.warnings,
+    })
+}
+
+/// Plans the pose stage for tracking `frames` frames of `frame` size with the tracker's
+/// checkpoint (its own configuration), before it is loaded: the largest pair batch up to
+/// `--pose-batch` that fits the budget; fails with the bytes missing when one pair does not.
+fn plan_track(tracker: &Tracker<'_>, frame: FrameSize, frames: u64) -> Result<StagePlan> {
+    let options = tracker.options;
+    plan_pose(&PoseRequest {
+        budget: super::memory::budget(tracker.vram_budget),
+        frame,
+        frames,
+        precision: options.precision,
+        conv: ConvKernel::of(&crate::nn::device()),
+        max_pairs: Some(options.batch),
+        size_px: options.size_px,
+        track: options.track,
+        config: crate::pose::network::weights::config(tracker.weights)?,
+    })
 }
 
 /// What `vanelia track` was asked to do.
 #[derive(Debug, Clone)]
 pub struct TrackJob {
     /// Input video or image sequence.
-    pub input: PathBuf,
+    pub input: MediaPath,
     /// Frame rate of image-sequence input.
-    pub seq_rate: crate::core::FrameRate,
+    pub seq_rate: FrameRate,
     /// Poses file to write.
     pub output: PathBuf,
     /// COLMAP text model folder to write, if any.
@@ -116,11 +190,13 @@ pub struct TrackJob {
     pub max_frames: Option<u64>,
     /// Tracker options.
     pub options: PoseOptions,
+    /// Device memory the tracker may use (`--vram-budget`); `None` = the memory free now.
+    pub vram_budget: Option<u64>,
 }
 
 /// What `vanelia track` did, written next to the poses file (`poses.report.json` for
 /// `poses.json`).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TrackReport {
     /// `vanelia` version.
     pub tool_version: String,
@@ -135,9 +211,14 @@ pub struct TrackReport {
     /// Peak resident set size of the process in bytes.
     pub peak_rss_bytes: u64,
     /// The compute device and its memory.
-    pub device: crate::memory::profile::DeviceProfile,
+    pub device: DeviceProfile,
     /// Device memory the stage used, sampled while it ran.
-    pub measured_memory: crate::memory::monitor::MeasuredMemory,
+    pub measured_memory: MeasuredMemory,
+}
+
+/// The report beside a poses file: `poses.report.json` for `poses.json`.
+pub fn track_report_path(poses: &Path) -> PathBuf {
+    poses.with_extension("report.json")
 }
 
 /// Runs the pose stage alone: decodes the input (or its first `max_frames` frames), tracks,
@@ -146,11 +227,16 @@ pub fn track_only(job: &TrackJob, progress: &dyn Progress) -> Result<TrackReport
     let weights = crate::pose::stage::preflight(&job.options)?;
     let source = Source::open(&job.input, job.seq_rate)?;
     let clip = source.summary();
-    crate::video::check_writable(&job.output)?;
-    let device = crate::memory::profile::DeviceProfile::current();
-    let monitor = crate::memory::monitor::PeakMonitor::start(&crate::nn::device());
+    crate::video::check_file_writable(&job.output)?;
+    let device = DeviceProfile::current();
+    let monitor = PeakMonitor::start(&crate::nn::device());
     let started = Instant::now();
-    let tracked = compute(&source, &job.options, &weights, job.max_frames, progress)?;
+    let tracker = Tracker {
+        weights: &weights,
+        options: &job.options,
+        vram_budget: job.vram_budget,
+    };
+    let tracked = compute(&source, &tracker, job.max_frames, progress)?;
     tracked.track.write(&job.output)?;
     if let Some(dir) = &job.colmap {
         crate::core::colmap::write(&tracked.track, dir)?;
@@ -158,18 +244,20 @@ pub fn track_only(job: &TrackJob, progress: &dyn Progress) -> Result<TrackReport
     let frames = job
         .max_frames
         .map_or(clip.frame_count, |n| n.min(clip.frame_count));
-    let mut stage = StageReport::computed("track", frames, started.elapsed().as_secs_f64());
-    stage.tracking = Some(tracked.stats);
+    let timing = StageTiming::computed(Stage::Track, frames, started.elapsed().as_secs_f64());
     let report = TrackReport {
         tool_version: TOOL_VERSION.into(),
-        input: job.input.clone(),
+        input: job.input.path().to_path_buf(),
         output: job.output.clone(),
-        stages: vec![stage],
+        stages: vec![StageReport {
+            tracking: Some(tracked.report),
+            ..timing.into()
+        }],
         warnings: tracked.warnings,
-        peak_rss_bytes: crate::core::report::peak_rss_bytes(),
+        peak_rss_bytes: peak_rss_bytes(),
         device,
         measured_memory: monitor.finish(),
     };
-    super::write_json(&super::report_path(&job.output), &report)?;
+    write_json(&track_report_path(&job.output), &report)?;
     Ok(report)
 }

@@ -18,13 +18,15 @@ pub mod encode;
 pub mod image_seq;
 #[cfg(feature = "video")]
 pub mod info;
+pub mod media;
 #[cfg(feature = "video")]
 pub mod rotation;
 
-use image_seq::{ImageSeqInput, ImageSeqOutput, SeqPattern};
+use image_seq::{ImageSeqInput, ImageSeqOutput};
+pub use media::MediaPath;
 
 /// Facts about an input clip that every later stage relies on.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClipSummary {
     /// Upright frame size.
     pub size: FrameSize,
@@ -57,15 +59,15 @@ pub enum Source {
 }
 
 impl Source {
-    /// Opens `path`: an image sequence if it contains a `%d` placeholder, else a video file.
-    pub fn open(path: &Path, seq_rate: FrameRate) -> Result<Self> {
-        if let Some(pattern) = SeqPattern::parse(path) {
-            return Ok(Self::Images {
-                seq: ImageSeqInput::open(pattern)?,
+    /// Opens an image sequence (at `seq_rate` frames per second) or a video file.
+    pub fn open(media: &MediaPath, seq_rate: FrameRate) -> Result<Self> {
+        match media {
+            MediaPath::Sequence { pattern, .. } => Ok(Self::Images {
+                seq: ImageSeqInput::open(pattern.clone())?,
                 rate: seq_rate,
-            });
+            }),
+            MediaPath::Video(path) => Self::open_video(path),
         }
-        Self::open_video(path)
     }
 
     #[cfg(feature = "video")]
@@ -195,16 +197,19 @@ pub struct SinkSettings {
 impl Sink {
     /// Creates the output; returns a note when the source audio cannot be kept.
     pub fn create(
-        path: &Path,
+        media: &MediaPath,
         clip: &ClipSummary,
         settings: SinkSettings,
         audio_source: Option<&Path>,
     ) -> Result<(Self, Option<String>)> {
-        if let Some(pattern) = SeqPattern::parse(path) {
-            let note = audio_source.map(|_| "image-sequence output has no audio track".to_owned());
-            return Ok((Self::Images(ImageSeqOutput::create(pattern)?), note));
+        match media {
+            MediaPath::Sequence { pattern, .. } => {
+                let note =
+                    audio_source.map(|_| "image-sequence output has no audio track".to_owned());
+                Ok((Self::Images(ImageSeqOutput::create(pattern.clone())?), note))
+            }
+            MediaPath::Video(path) => Self::create_video(path, clip, settings, audio_source),
         }
-        Self::create_video(path, clip, settings, audio_source)
     }
 
     #[cfg(feature = "video")]
@@ -284,8 +289,8 @@ impl Sink {
 
 /// Checks that frames of `size` can be encoded to `output` (H.264 yuv420p needs even sizes),
 /// before any work is done.
-pub fn check_encodable(output: &Path, input: &Path, size: FrameSize) -> Result<()> {
-    let is_video = SeqPattern::parse(output).is_none();
+pub fn check_encodable(output: &MediaPath, input: &Path, size: FrameSize) -> Result<()> {
+    let is_video = !output.is_sequence();
     if is_video && (size.width % 2 == 1 || size.height % 2 == 1) {
         return Err(Error::bad_input(
             format!("the video is {size}, but H.264 yuv420p output needs an even width and height"),
@@ -297,16 +302,24 @@ pub fn check_encodable(output: &Path, input: &Path, size: FrameSize) -> Result<(
 }
 
 /// Checks before any work that the output location can be written, so a long run does not
-/// fail at its very end.
-pub fn check_writable(path: &Path) -> Result<()> {
-    let target = SeqPattern::parse(path).map_or_else(|| path.to_path_buf(), |p| p.path_of(0));
+/// fail at its very end (a sequence's folder is created).
+pub fn check_writable(output: &MediaPath) -> Result<()> {
+    check_target_writable(&output.first_file(), output.is_sequence(), output.path())
+}
+
+/// [`check_writable`] for a plain file (a poses file, a layer image).
+pub fn check_file_writable(path: &Path) -> Result<()> {
+    check_target_writable(path, false, path)
+}
+
+fn check_target_writable(target: &Path, create_dir: bool, shown: &Path) -> Result<()> {
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let unwritable =
-        |why: String| Error::bad_input(why, "choose a writable --output location", path);
-    if SeqPattern::parse(path).is_some() {
+        |why: String| Error::bad_input(why, "choose a writable --output location", shown);
+    if create_dir {
         std::fs::create_dir_all(&dir)
             .map_err(|e| unwritable(format!("cannot create the output directory ({e})")))?;
     }

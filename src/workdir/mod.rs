@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::{atomic, hash, Error, FrameNr, Result};
+use crate::core::{atomic, hash, Error, FrameNr, Result, Stage};
 
 /// Version string written into manifests; artefacts of other versions are recomputed.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -115,22 +115,26 @@ impl WorkDir {
     }
 
     /// Records a stage's current key and options in the manifest.
-    pub fn record_stage(&self, name: &str, key: &str, options: serde_json::Value) -> Result<()> {
+    pub fn record_stage(&self, stage: Stage, key: &str, options: &impl Serialize) -> Result<()> {
         let path = self.file("manifest.json");
+        let options = serde_json::to_value(options).map_err(|e| Error::WorkDir {
+            detail: format!("the {stage} options do not serialise ({e})"),
+            path: path.clone(),
+        })?;
         let mut manifest = self.manifest()?.ok_or_else(|| Error::WorkDir {
             detail: "no manifest".into(),
             path,
         })?;
         manifest.stages.insert(
-            name.into(),
+            stage.name().into(),
             serde_json::json!({ "key": key, "options": options }),
         );
         self.write_manifest(&manifest)
     }
 
     /// The artefact store of one stage.
-    pub fn stage(&self, name: &str) -> Result<ArtefactStore> {
-        let dir = self.root.join("frames").join(name);
+    pub fn stage(&self, stage: Stage) -> Result<ArtefactStore> {
+        let dir = self.root.join("frames").join(stage.name());
         std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
         Ok(ArtefactStore { dir })
     }
@@ -246,7 +250,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (wd, stale) = WorkDir::open(dir.path(), "abc", serde_json::json!({})).unwrap();
         assert!(!stale);
-        let store = wd.stage("composite").unwrap();
+        let store = wd.stage(Stage::Composite).unwrap();
         let img = image::RgbImage::from_pixel(3, 2, image::Rgb([1, 2, 3]));
         let a = Artefact {
             origin_px: [4, 5],
@@ -265,7 +269,7 @@ mod tests {
     fn new_input_clears_artefacts() {
         let dir = tempfile::tempdir().unwrap();
         let (wd, _) = WorkDir::open(dir.path(), "a", serde_json::json!({})).unwrap();
-        let store = wd.stage("s").unwrap();
+        let store = wd.stage(Stage::Render).unwrap();
         let a = Artefact {
             origin_px: [0, 0],
             images: vec![],
@@ -273,6 +277,6 @@ mod tests {
         store.store(FrameNr(0), "k", &a).unwrap();
         let (wd, stale) = WorkDir::open(dir.path(), "b", serde_json::json!({})).unwrap();
         assert!(stale);
-        assert!(!wd.stage("s").unwrap().is_done(FrameNr(0), "k"));
+        assert!(!wd.stage(Stage::Render).unwrap().is_done(FrameNr(0), "k"));
     }
 }

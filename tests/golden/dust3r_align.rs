@@ -2,11 +2,11 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
 use glam::DMat4;
-use vanelia::pose::align::init::{spanning_tree, tree_order};
-use vanelia::pose::align::loss::{AlignmentLoss, ParamTensors};
-use vanelia::pose::align::optimise::{cameras_on_host, optimise};
-use vanelia::pose::align::params::initial_params;
-use vanelia::pose::align::{align, AlignOptions, PairwisePointMaps, Schedule};
+use vanelia::pose::tracking::align::init::{spanning_tree, tree_order};
+use vanelia::pose::tracking::align::loss::{AlignmentLoss, ParamTensors};
+use vanelia::pose::tracking::align::optimise::{cameras_on_host, optimise};
+use vanelia::pose::tracking::align::params::initial_params;
+use vanelia::pose::tracking::align::{align, AlignOptions, PairwisePointMaps, Schedule};
 
 use crate::harness::{assert_close, cases, floats, ints, Case};
 
@@ -457,7 +457,7 @@ fn whole_alignment_reaches_the_reference_accuracy() {
 /// comes from a Python set).
 #[test]
 fn scene_graph_pairs_match_the_reference() {
-    use vanelia::pose::pairs::{make_pairs, SceneGraph};
+    use vanelia::pose::tracking::pairs::{make_pairs, SceneGraph};
     for case in cases("dust3r", ENV) {
         for g in ga_cases(&case) {
             let graph: SceneGraph = g.meta["graph"].as_str().unwrap().parse().unwrap();

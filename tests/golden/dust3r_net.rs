@@ -1,10 +1,10 @@
 use std::collections::BTreeSet;
 
 use candle_core::{DType, Tensor};
-use vanelia::pose::model::Dust3r;
-use vanelia::pose::rope::Rope2d;
-use vanelia::pose::trace::Trace;
-use vanelia::pose::weights;
+use vanelia::pose::network::model::Dust3r;
+use vanelia::pose::network::rope::Rope2d;
+use vanelia::pose::network::trace::Trace;
+use vanelia::pose::network::weights;
 
 use crate::harness::{assert_close, assert_close_rel, cases, device, Case};
 
@@ -162,7 +162,7 @@ fn pth_without_config_infers_the_architecture_from_shapes() {
                 continue;
             }
             let inferred = weights::pth_config(&pth).unwrap();
-            let mut want = vanelia::pose::config::Dust3rConfig::load(&dir).unwrap();
+            let mut want = vanelia::pose::network::config::Dust3rConfig::load(&dir).unwrap();
             want.enc_num_heads = inferred.enc_num_heads;
             want.dec_num_heads = inferred.dec_num_heads;
             assert_eq!(inferred.dpt(), want.dpt(), "{}: {name}", case.name());

@@ -1,5 +1,5 @@
 use candle_core::DType;
-use vanelia::diffusion::clip::ClipTextModel;
+use vanelia::diffusion::text::clip::ClipTextModel;
 
 use crate::harness::{assert_close, cases, device, ATOL_LATENTS_F32};
 

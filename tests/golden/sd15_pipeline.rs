@@ -1,18 +1,19 @@
 use candle_core::{DType, Tensor};
-use vanelia::diffusion::controlnet::ControlNetModel;
 use vanelia::diffusion::denoise::{
     refine, to_u8, Models, RefineInputs, RefineOutput, RefineSettings,
 };
 use vanelia::diffusion::schedulers::{SchedulerConfig, SchedulerKind};
+use vanelia::diffusion::unet::controlnet::ControlNetModel;
 use vanelia::diffusion::unet::model::UNet2DConditionModel;
 use vanelia::diffusion::vae::{AutoencoderKL, TileConfig, VaeMode};
 
 use crate::harness::{assert_close, cases, device, Case, ATOL_F16_LOOP, ATOL_LATENTS_F32};
+use vanelia::nn::attention::QUERY_CHUNK;
 
 const ENV: &str = "VANELIA_GOLDEN_SD15";
 
 fn unet(case: &Case, name: &str) -> UNet2DConditionModel {
-    UNet2DConditionModel::load(&case.model_dir(name), DType::F32, &device()).unwrap()
+    UNet2DConditionModel::load(&case.model_dir(name), DType::F32, &device(), QUERY_CHUNK).unwrap()
 }
 
 fn settings(case: &Case, run: &serde_json::Value) -> RefineSettings {
@@ -96,8 +97,13 @@ fn max_u8_diff(a: &Tensor, b: &Tensor) -> u8 {
 #[test]
 fn pipeline_runs_match_step_by_step() {
     for case in cases("sd15", ENV) {
-        let controlnet =
-            ControlNetModel::load(&case.model_dir("controlnet"), DType::F32, &device()).unwrap();
+        let controlnet = ControlNetModel::load(
+            &case.model_dir("controlnet"),
+            DType::F32,
+            &device(),
+            QUERY_CHUNK,
+        )
+        .unwrap();
         let vae = AutoencoderKL::load(&case.model_dir("vae"), DType::F32, &device()).unwrap();
         let inputs = case.tensors("inputs.safetensors");
         for run in case.manifest["pipelines"].as_array().unwrap() {
@@ -158,8 +164,13 @@ fn batch_equals_frames_one_at_a_time() {
         .into_iter()
         .next()
         .unwrap();
-    let controlnet =
-        ControlNetModel::load(&case.model_dir("controlnet"), DType::F32, &device()).unwrap();
+    let controlnet = ControlNetModel::load(
+        &case.model_dir("controlnet"),
+        DType::F32,
+        &device(),
+        QUERY_CHUNK,
+    )
+    .unwrap();
     let vae = AutoencoderKL::load(&case.model_dir("vae"), DType::F32, &device()).unwrap();
     let unet = unet(&case, "unet");
     let models = Models {
@@ -198,13 +209,15 @@ fn pipeline_in_f16_stays_close_to_the_f32_reference() {
         .next()
         .unwrap();
     let f16 = DType::F16;
-    let controlnet = ControlNetModel::load(&case.model_dir("controlnet"), f16, &device()).unwrap();
+    let controlnet =
+        ControlNetModel::load(&case.model_dir("controlnet"), f16, &device(), QUERY_CHUNK).unwrap();
     let vae = AutoencoderKL::load(&case.model_dir("vae"), f16, &device()).unwrap();
     let run = &case.manifest["pipelines"][0];
     let unet = UNet2DConditionModel::load(
         &case.model_dir(run["unet"].as_str().unwrap()),
         f16,
         &device(),
+        QUERY_CHUNK,
     )
     .unwrap();
     let inputs = case.tensors("inputs.safetensors");

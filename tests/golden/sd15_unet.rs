@@ -4,6 +4,7 @@ use vanelia::diffusion::unet::UNet2DConditionConfig;
 use vanelia::diffusion::weights;
 
 use crate::harness::{assert_close, cases, device, ATOL_LATENTS_F32};
+use vanelia::nn::attention::QUERY_CHUNK;
 
 const ENV: &str = "VANELIA_GOLDEN_SD15";
 
@@ -49,7 +50,8 @@ fn unet_plain_and_with_control_residuals() {
     use vanelia::diffusion::unet::model::{ControlResiduals, UNet2DConditionModel};
     for case in cases("sd15", ENV) {
         let unet =
-            UNet2DConditionModel::load(&case.model_dir("unet"), DType::F32, &device()).unwrap();
+            UNet2DConditionModel::load(&case.model_dir("unet"), DType::F32, &device(), QUERY_CHUNK)
+                .unwrap();
         let io = case.tensors("unet_controlnet_io.safetensors");
         let t = io["timestep"].to_vec1::<i64>().unwrap()[0] as f64;
         let ctx = &io["encoder_hidden_states"];
@@ -87,7 +89,7 @@ fn inpainting_unet_with_nine_input_channels() {
         let dir = case.model_dir("unet_inpaint9");
         let cfg: UNet2DConditionConfig = weights::read_config(&dir.join("config.json")).unwrap();
         assert_eq!(cfg.in_channels, 9);
-        let unet = UNet2DConditionModel::load(&dir, DType::F32, &device()).unwrap();
+        let unet = UNet2DConditionModel::load(&dir, DType::F32, &device(), QUERY_CHUNK).unwrap();
         let io = case.tensors("unet_controlnet_io.safetensors");
         let t = io["unet9_timestep"].to_vec1::<i64>().unwrap()[0] as f64;
         let out = unet
@@ -104,10 +106,10 @@ fn inpainting_unet_with_nine_input_channels() {
 
 #[test]
 fn controlnet_residuals() {
-    use vanelia::diffusion::controlnet::ControlNetModel;
+    use vanelia::diffusion::unet::controlnet::ControlNetModel;
     for case in cases("sd15", ENV) {
         let dir = case.model_dir("controlnet");
-        let cn = ControlNetModel::load(&dir, DType::F32, &device()).unwrap();
+        let cn = ControlNetModel::load(&dir, DType::F32, &device(), QUERY_CHUNK).unwrap();
         let io = case.tensors("unet_controlnet_io.safetensors");
         let inputs = case.tensors("inputs.safetensors");
         let meta = &case.manifest["files"]["unet_controlnet_io.safetensors"]["meta"];

@@ -45,7 +45,7 @@ pub(crate) fn scalar_div(x: &Tensor, c: f32) -> Result<Tensor> {
 }
 
 /// Which scheduler to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SchedulerKind {
     /// DPM-Solver++ 2M, Karras sigmas.

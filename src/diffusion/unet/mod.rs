@@ -3,6 +3,7 @@
 //! [`model::ControlResiduals`]; [`transformer`] has the attention with erf GELU, [`resnet`] the
 //! time-conditioned resnet and resamplers, [`time`] the timestep embedding.
 
+pub mod controlnet;
 pub mod model;
 pub mod resnet;
 pub mod time;
@@ -39,6 +40,14 @@ pub struct UNet2DConditionConfig {
     /// `up_block_types` (`CrossAttnUpBlock2D` levels have attention).
     #[serde(default = "default_up_blocks")]
     pub up_block_types: Vec<String>,
+    /// Not a checkpoint key: query rows per attention chunk (candle's `sliced_attention_size`),
+    /// set by the memory plan when it loads the network; the result does not depend on it.
+    #[serde(skip, default = "default_query_chunk")]
+    pub query_chunk: usize,
+}
+
+fn default_query_chunk() -> usize {
+    crate::nn::attention::QUERY_CHUNK
 }
 
 fn four() -> usize {
@@ -82,6 +91,7 @@ impl Default for UNet2DConditionConfig {
             freq_shift: 0.0,
             down_block_types: default_down_blocks(),
             up_block_types: default_up_blocks(),
+            query_chunk: default_query_chunk(),
         }
     }
 }

@@ -9,9 +9,9 @@
 use candle_core::{DType, Device, Module as _, Result, Tensor};
 use candle_nn::{Conv2d, GroupNorm, VarBuilder};
 
-use super::resnet::{conv, Downsample2D, ResnetBlock2D, Upsample2D};
+use super::resnet::{conv, ResnetBlock2D, UNetDownsample2D, UNetUpsample2D};
 use super::time::{timestep_features, TimestepEmbedding};
-use super::transformer::Transformer2D;
+use super::transformer::{Transformer2D, TransformerDims};
 use super::UNet2DConditionConfig;
 use crate::diffusion::weights::{load_component, DIFFUSERS_WEIGHTS};
 
@@ -20,7 +20,7 @@ use crate::diffusion::weights::{load_component, DIFFUSERS_WEIGHTS};
 pub(crate) struct DownBlock {
     resnets: Vec<ResnetBlock2D>,
     attentions: Vec<Transformer2D>,
-    downsampler: Option<Downsample2D>,
+    downsampler: Option<UNetDownsample2D>,
 }
 
 /// One up level: (resnet on [h, skip], optional attention) × (layers + 1), then an optional
@@ -29,7 +29,7 @@ pub(crate) struct DownBlock {
 struct UpBlock {
     resnets: Vec<ResnetBlock2D>,
     attentions: Vec<Transformer2D>,
-    upsampler: Option<Upsample2D>,
+    upsampler: Option<UNetUpsample2D>,
 }
 
 /// Resnet, attention, resnet.
@@ -67,14 +67,28 @@ pub(crate) struct Dims {
     temb: usize,
     groups: usize,
     eps: f64,
-    heads: usize,
-    context: usize,
+    transformer: TransformerDims,
 }
 
 impl UNet2DConditionModel {
-    /// Loads a diffusers `unet/` folder (`config.json`, `diffusion_pytorch_model.safetensors`).
-    pub fn load(dir: &std::path::Path, dtype: DType, device: &Device) -> crate::Result<Self> {
-        load_component(dir, DIFFUSERS_WEIGHTS, dtype, device, Self::new)
+    /// Loads a diffusers `unet/` folder (`config.json`, `diffusion_pytorch_model.safetensors`)
+    /// with attention in chunks of `query_chunk` query rows.
+    pub fn load(
+        dir: &std::path::Path,
+        dtype: DType,
+        device: &Device,
+        query_chunk: usize,
+    ) -> crate::Result<Self> {
+        load_component(
+            dir,
+            DIFFUSERS_WEIGHTS,
+            dtype,
+            device,
+            |vb, mut config: UNet2DConditionConfig| {
+                config.query_chunk = query_chunk;
+                Self::new(vb, config)
+            },
+        )
     }
 
     /// Builds the UNet from weights under `vb` (diffusers keys).
@@ -149,8 +163,12 @@ impl Dims {
             temb: 4 * config.block_out_channels[0],
             groups: config.norm_num_groups,
             eps: config.norm_eps,
-            heads: config.attention_head_dim,
-            context: config.cross_attention_dim,
+            transformer: TransformerDims {
+                context: config.cross_attention_dim,
+                heads: config.attention_head_dim,
+                groups: config.norm_num_groups,
+                query_chunk: config.query_chunk,
+            },
         }
     }
 }
@@ -162,7 +180,7 @@ impl MidBlock {
                 ResnetBlock2D::new(vb.pp("resnets.0"), c, c, Some(d.temb), d.groups, d.eps)?,
                 ResnetBlock2D::new(vb.pp("resnets.1"), c, c, Some(d.temb), d.groups, d.eps)?,
             ],
-            attention: Transformer2D::new(vb.pp("attentions.0"), c, d.context, d.heads, d.groups)?,
+            attention: Transformer2D::new(vb.pp("attentions.0"), c, &d.transformer)?,
         })
     }
 
@@ -221,22 +239,14 @@ pub(crate) fn down_block(
         .collect::<Result<Vec<_>>>()?;
     let attentions = if attention {
         (0..cfg.layers_per_block)
-            .map(|j| {
-                Transformer2D::new(
-                    vb.pp(format!("attentions.{j}")),
-                    c_out,
-                    d.context,
-                    d.heads,
-                    d.groups,
-                )
-            })
+            .map(|j| Transformer2D::new(vb.pp(format!("attentions.{j}")), c_out, &d.transformer))
             .collect::<Result<Vec<_>>>()?
     } else {
         Vec::new()
     };
     let last = i + 1 == ch.len();
     let downsampler = (!last)
-        .then(|| Downsample2D::new(vb.pp("downsamplers.0"), c_out))
+        .then(|| UNetDownsample2D::new(vb.pp("downsamplers.0"), c_out))
         .transpose()?;
     Ok(DownBlock {
         resnets,
@@ -271,22 +281,14 @@ fn up_block(vb: VarBuilder, cfg: &UNet2DConditionConfig, i: usize, d: &Dims) -> 
         .collect::<Result<Vec<_>>>()?;
     let attentions = if attention {
         (0..layers)
-            .map(|j| {
-                Transformer2D::new(
-                    vb.pp(format!("attentions.{j}")),
-                    c_out,
-                    d.context,
-                    d.heads,
-                    d.groups,
-                )
-            })
+            .map(|j| Transformer2D::new(vb.pp(format!("attentions.{j}")), c_out, &d.transformer))
             .collect::<Result<Vec<_>>>()?
     } else {
         Vec::new()
     };
     let last = i + 1 == n;
     let upsampler = (!last)
-        .then(|| Upsample2D::new(vb.pp("upsamplers.0"), c_out))
+        .then(|| UNetUpsample2D::new(vb.pp("upsamplers.0"), c_out))
         .transpose()?;
     Ok(UpBlock {
         resnets,

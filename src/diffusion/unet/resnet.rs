@@ -1,4 +1,4 @@
-//! The UNet's resamplers; its resnet blocks are the shared [`crate::diffusion::resnet`] ones.
+//! The UNet's resamplers; its resnet blocks are the shared [`crate::diffusion::blocks`] ones.
 //!
 //! Reference: diffusers 0.42.1 `models/resnet.py` (`Downsample2D` with padding 1, `Upsample2D`
 //! to an explicit size so odd latent sizes line up with their skip connections).
@@ -6,15 +6,17 @@
 use candle_core::{Module as _, Result, Tensor};
 use candle_nn::{Conv2d, VarBuilder};
 
-pub(crate) use crate::diffusion::resnet::{conv, ResnetBlock2D};
+pub(crate) use crate::diffusion::blocks::{conv, ResnetBlock2D};
 
-/// Stride-2 3x3 convolution with padding 1: a side s becomes ⌈s/2⌉.
+/// diffusers' `Downsample2D` as the UNet builds it: a stride-2 3x3 convolution with padding 1,
+/// so a side s becomes ⌈s/2⌉ (the VAE pads first:
+/// [`VaeDownsample2D`](crate::diffusion::vae::blocks::VaeDownsample2D)).
 #[derive(Debug, Clone)]
-pub struct Downsample2D {
+pub struct UNetDownsample2D {
     conv: Conv2d,
 }
 
-impl Downsample2D {
+impl UNetDownsample2D {
     /// Loads `vb` (key `conv`).
     pub fn new(vb: VarBuilder, channels: usize) -> Result<Self> {
         Ok(Self {
@@ -28,13 +30,15 @@ impl Downsample2D {
     }
 }
 
-/// Nearest-neighbour upsampling to the next skip connection's size, then a 3x3 convolution.
+/// diffusers' `Upsample2D` as the UNet calls it: nearest-neighbour upsampling to the next skip
+/// connection's size, then a 3x3 convolution (the VAE's doubles:
+/// [`VaeUpsample2D`](crate::diffusion::vae::blocks::VaeUpsample2D)).
 #[derive(Debug, Clone)]
-pub struct Upsample2D {
+pub struct UNetUpsample2D {
     conv: Conv2d,
 }
 
-impl Upsample2D {
+impl UNetUpsample2D {
     /// Loads `vb` (key `conv`).
     pub fn new(vb: VarBuilder, channels: usize) -> Result<Self> {
         Ok(Self {

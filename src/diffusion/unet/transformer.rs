@@ -26,17 +26,37 @@ pub struct Attention {
     to_v: Linear,
     to_out: Linear,
     heads: usize,
+    query_chunk: usize,
+}
+
+/// The shape of a `Transformer2DModel` besides its width.
+#[derive(Debug, Clone, Copy)]
+pub struct TransformerDims {
+    /// Width of the text embeddings (`cross_attention_dim`).
+    pub context: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// GroupNorm groups.
+    pub groups: usize,
+    /// Query rows per attention chunk ([`crate::nn::attention::attention`]).
+    pub query_chunk: usize,
 }
 
 impl Attention {
     /// Loads `vb`; `context` is the key/value width (= `query` for self-attention).
-    pub fn new(vb: VarBuilder, query: usize, context: usize, heads: usize) -> Result<Self> {
+    pub fn new(
+        vb: VarBuilder,
+        query: usize,
+        context: usize,
+        dims: &TransformerDims,
+    ) -> Result<Self> {
         Ok(Self {
             to_q: candle_nn::linear_no_bias(query, query, vb.pp("to_q"))?,
             to_k: candle_nn::linear_no_bias(context, query, vb.pp("to_k"))?,
             to_v: candle_nn::linear_no_bias(context, query, vb.pp("to_v"))?,
             to_out: candle_nn::linear(query, query, vb.pp("to_out.0"))?,
-            heads,
+            heads: dims.heads,
+            query_chunk: dims.query_chunk,
         })
     }
 
@@ -46,7 +66,7 @@ impl Attention {
         let q = split_heads(&self.to_q.forward(x)?, self.heads)?;
         let k = split_heads(&self.to_k.forward(context)?, self.heads)?;
         let v = split_heads(&self.to_v.forward(context)?, self.heads)?;
-        let out = attention(&q, &k, &v, 1.0 / (head_dim as f64).sqrt())?;
+        let out = attention(&q, &k, &v, 1.0 / (head_dim as f64).sqrt(), self.query_chunk)?;
         self.to_out.forward(&merge_heads(&out)?)
     }
 }
@@ -89,12 +109,12 @@ struct BasicTransformerBlock {
 }
 
 impl BasicTransformerBlock {
-    fn new(vb: VarBuilder, c: usize, context: usize, heads: usize) -> Result<Self> {
+    fn new(vb: VarBuilder, c: usize, dims: &TransformerDims) -> Result<Self> {
         Ok(Self {
             norm1: candle_nn::layer_norm(c, LAYER_NORM_EPS, vb.pp("norm1"))?,
-            attn1: Attention::new(vb.pp("attn1"), c, c, heads)?,
+            attn1: Attention::new(vb.pp("attn1"), c, c, dims)?,
             norm2: candle_nn::layer_norm(c, LAYER_NORM_EPS, vb.pp("norm2"))?,
-            attn2: Attention::new(vb.pp("attn2"), c, context, heads)?,
+            attn2: Attention::new(vb.pp("attn2"), c, dims.context, dims)?,
             norm3: candle_nn::layer_norm(c, LAYER_NORM_EPS, vb.pp("norm3"))?,
             ff: FeedForward::new(vb.pp("ff"), c)?,
         })
@@ -120,17 +140,11 @@ pub struct Transformer2D {
 
 impl Transformer2D {
     /// Loads `vb` (keys `norm`, `proj_in`, `transformer_blocks.0`, `proj_out`).
-    pub fn new(
-        vb: VarBuilder,
-        c: usize,
-        context: usize,
-        heads: usize,
-        groups: usize,
-    ) -> Result<Self> {
+    pub fn new(vb: VarBuilder, c: usize, dims: &TransformerDims) -> Result<Self> {
         Ok(Self {
-            norm: candle_nn::group_norm(groups, c, TRANSFORMER_NORM_EPS, vb.pp("norm"))?,
+            norm: candle_nn::group_norm(dims.groups, c, TRANSFORMER_NORM_EPS, vb.pp("norm"))?,
             proj_in: conv(vb.pp("proj_in"), c, c, 1, 1, 0)?,
-            block: BasicTransformerBlock::new(vb.pp("transformer_blocks.0"), c, context, heads)?,
+            block: BasicTransformerBlock::new(vb.pp("transformer_blocks.0"), c, dims)?,
             proj_out: conv(vb.pp("proj_out"), c, c, 1, 1, 0)?,
         })
     }

@@ -8,7 +8,7 @@
 use candle_core::{Module as _, Result, Tensor, D};
 use candle_nn::{Conv2d, GroupNorm, Linear, VarBuilder};
 
-pub(crate) use crate::diffusion::resnet::{conv, ResnetBlock2D};
+pub(crate) use crate::diffusion::blocks::{conv, ResnetBlock2D};
 
 /// Every VAE GroupNorm uses this epsilon (diffusion spec §10).
 pub const VAE_NORM_EPS: f64 = 1e-6;
@@ -63,11 +63,11 @@ impl Attention {
 /// Stride-2 3x3 convolution after zero-padding one row and column at the bottom/right
 /// (diffusers' `Downsample2D` with `padding=0`, as the VAE encoder builds it).
 #[derive(Debug, Clone)]
-pub struct Downsample2D {
+pub struct VaeDownsample2D {
     conv: Conv2d,
 }
 
-impl Downsample2D {
+impl VaeDownsample2D {
     /// Loads `vb` (key `conv`).
     pub fn new(vb: VarBuilder, channels: usize) -> Result<Self> {
         Ok(Self {
@@ -84,13 +84,14 @@ impl Downsample2D {
     }
 }
 
-/// Nearest-neighbour 2x upsampling followed by a 3x3 convolution.
+/// diffusers' `Upsample2D` as the VAE decoder calls it: nearest-neighbour 2x upsampling
+/// followed by a 3x3 convolution.
 #[derive(Debug, Clone)]
-pub struct Upsample2D {
+pub struct VaeUpsample2D {
     conv: Conv2d,
 }
 
-impl Upsample2D {
+impl VaeUpsample2D {
     /// Loads `vb` (key `conv`).
     pub fn new(vb: VarBuilder, channels: usize) -> Result<Self> {
         Ok(Self {

@@ -5,7 +5,7 @@
 use candle_core::{Module as _, Result, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, GroupNorm, VarBuilder};
 
-use super::blocks::{Downsample2D, MidBlock, ResnetBlock2D, Upsample2D, VAE_NORM_EPS};
+use super::blocks::{MidBlock, ResnetBlock2D, VaeDownsample2D, VaeUpsample2D, VAE_NORM_EPS};
 use super::AutoencoderKLConfig;
 
 fn conv3(vb: VarBuilder, c_in: usize, c_out: usize) -> Result<Conv2d> {
@@ -70,7 +70,7 @@ fn levels<S>(
 #[derive(Debug, Clone)]
 pub struct Encoder {
     conv_in: Conv2d,
-    down_blocks: Vec<Level<Downsample2D>>,
+    down_blocks: Vec<Level<VaeDownsample2D>>,
     mid_block: MidBlock,
     conv_norm_out: GroupNorm,
     conv_out: Conv2d,
@@ -86,7 +86,7 @@ impl Encoder {
             ch,
             cfg.layers_per_block,
             groups,
-            |vb, c| Downsample2D::new(vb.pp("downsamplers.0"), c),
+            |vb, c| VaeDownsample2D::new(vb.pp("downsamplers.0"), c),
         )?;
         let top = ch[ch.len() - 1];
         Ok(Self {
@@ -129,7 +129,7 @@ impl Encoder {
 pub struct Decoder {
     conv_in: Conv2d,
     mid_block: MidBlock,
-    up_blocks: Vec<Level<Upsample2D>>,
+    up_blocks: Vec<Level<VaeUpsample2D>>,
     conv_norm_out: GroupNorm,
     conv_out: Conv2d,
 }
@@ -145,7 +145,7 @@ impl Decoder {
             &rev,
             cfg.layers_per_block + 1,
             groups,
-            |vb, c| Upsample2D::new(vb.pp("upsamplers.0"), c),
+            |vb, c| VaeUpsample2D::new(vb.pp("upsamplers.0"), c),
         )?;
         let bottom = rev[rev.len() - 1];
         Ok(Self {

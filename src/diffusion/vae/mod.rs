@@ -71,7 +71,7 @@ impl AutoencoderKLConfig {
 }
 
 /// How the VAE processes a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VaeMode {
     /// One frame at a time (diffusers `enable_slicing`).
     pub slicing: bool,

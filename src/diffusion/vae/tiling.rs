@@ -8,7 +8,7 @@
 use candle_core::{DType, Result, Tensor, D};
 
 /// Tile geometry (`tile_sample_min_size`, `tile_latent_min_size`, `tile_overlap_factor`).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TileConfig {
     /// Tile side in pixels.
     pub sample_px: usize,

@@ -1,7 +1,7 @@
 //! Opening the wgpu device (adapter ranking for CPU machines), the depth-layer format it can
 //! render, and wgpu's error reports turned into [`Error::Render`] instead of panics.
 
-use super::*;
+use crate::core::{Error, Result};
 
 /// The metric-depth layer's format: R32Float where the adapter can render to it, otherwise
 /// Rgba16Float (Mesa's GL driver), decoded on readback.

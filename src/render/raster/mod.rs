@@ -6,21 +6,32 @@
 //! Per frame four images come back: premultiplied RGBA and coverage (4x MSAA, resolved), depth
 //! in metres (nearest surface, no MSAA), and the shadow catcher's light fraction.
 
-use glam::{DMat4, DVec3, Mat4, Vec3};
-use wgpu::util::DeviceExt as _;
+use glam::{DMat4, DVec3};
 
 use crate::core::{CameraPose, Error, FrameSize, Result};
 
-use super::material::{AlphaMode, Material};
-use super::scene::{ProductModel, Vertex};
+use super::scene::ProductModel;
 
 mod device;
+mod gpu;
+mod passes;
 mod pipelines;
+mod targets;
 mod upload;
 
-use device::*;
-use pipelines::*;
-use upload::*;
+pub use passes::clip_from_cam;
+
+use device::{open_device, DepthLayer, GpuErrors};
+use gpu::{FrameUniforms, GpuMesh, Slot};
+use passes::{
+    begin_pass, begin_pass_cleared, catcher_quad, draw_mesh, render_shadow_map, static_uniforms,
+};
+use pipelines::{
+    catcher_pipeline, depth_pipeline, frame_layout, frame_layout_shadow, main_pipeline,
+    material_layout,
+};
+use targets::{copy_out, create_targets, padded_row, read_buffer, texture, Targets};
+use upload::upload_meshes;
 
 const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
 const MASK_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R8Unorm;
@@ -69,81 +80,6 @@ pub struct FrameImages {
     pub depth_m: image::ImageBuffer<image::Luma<f32>, Vec<f32>>,
     /// Light reaching the ground (255 = unshadowed).
     pub shadow: image::GrayImage,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct FrameUniforms {
-    clip_from_world: [[f32; 4]; 4],
-    light_clip_from_world: [[f32; 4]; 4],
-    camera_in_world: [f32; 4],
-    depth_row: [f32; 4],
-    key_dir_in_world: [f32; 4],
-    key_color: [f32; 4],
-    sh: [[f32; 4]; 4],
-    plane: [f32; 4],
-    footprint_centre: [f32; 4],
-    footprint_u: [f32; 4],
-    footprint_v: [f32; 4],
-    shadow_params: [f32; 4],
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct MaterialUniforms {
-    base_color: [f32; 4],
-    emissive: [f32; 4],
-    params: [f32; 4],
-    alpha: [f32; 4],
-    uv_rows: [[f32; 4]; 10],
-}
-
-struct GpuMesh {
-    vertices: wgpu::Buffer,
-    indices: wgpu::Buffer,
-    index_count: u32,
-    material: wgpu::BindGroup,
-    pipeline: usize,
-    centroid_in_world: Vec3,
-    blend: bool,
-}
-
-/// Per-slot GPU state for one frame of a batch.
-struct Slot {
-    uniforms: wgpu::Buffer,
-    bind_group: wgpu::BindGroup,
-    readback: [wgpu::Buffer; 4],
-}
-
-/// A texture with its default view.
-struct Target {
-    texture: wgpu::Texture,
-    view: wgpu::TextureView,
-}
-
-impl Target {
-    fn new(
-        device: &wgpu::Device,
-        size: FrameSize,
-        format: wgpu::TextureFormat,
-        samples: u32,
-        usage: wgpu::TextureUsages,
-    ) -> Self {
-        let texture = texture(device, size, format, samples, usage);
-        let view = texture.create_view(&Default::default());
-        Self { texture, view }
-    }
-}
-
-struct Targets {
-    color_msaa: Target,
-    mask_msaa: Target,
-    depth_msaa: Target,
-    color: Target,
-    mask: Target,
-    depth_m: Target,
-    depth_single: Target,
-    light: Target,
 }
 
 struct Pipelines {
@@ -259,7 +195,7 @@ impl Rasterizer {
             ..Default::default()
         });
         let catcher_quad = catcher_quad(&device, ground, model, world_from_object);
-        let targets = targets(&device, size, depth_layer.format());
+        let targets = create_targets(&device, size, depth_layer.format());
         errors.check()?;
         Ok(Self {
             device,
@@ -474,333 +410,5 @@ impl Rasterizer {
             depth_m: image::ImageBuffer::from_raw(w, h, depth_m).ok_or_else(fail)?,
             shadow: image::GrayImage::from_raw(w, h, light).ok_or_else(fail)?,
         })
-    }
-}
-
-/// OpenCV camera to wgpu clip space: honours fx != fy and the principal point with OpenCV's
-/// pixel grid (pixel centres at integers, so NDC -1 is pixel -0.5); y flips, depth in [0, 1].
-pub fn clip_from_cam(camera: &CameraPose, near_far_m: [f64; 2]) -> DMat4 {
-    let k = &camera.intrinsics;
-    let (w, h) = (f64::from(k.size.width), f64::from(k.size.height));
-    let [fx, fy] = k.focal_px;
-    let [cx, cy] = k.principal_px;
-    let [n, f] = near_far_m;
-    DMat4::from_cols_array_2d(&[
-        [2.0 * fx / w, 0.0, 0.0, 0.0],
-        [0.0, -2.0 * fy / h, 0.0, 0.0],
-        [
-            2.0 * (cx + 0.5) / w - 1.0,
-            1.0 - 2.0 * (cy + 0.5) / h,
-            f / (f - n),
-            1.0,
-        ],
-        [0.0, 0.0, -f * n / (f - n), 0.0],
-    ])
-}
-
-/// Orthographic light view fitted to the product's bounding sphere, looking along -key
-/// (right-handed view, wgpu clip space: y up, depth 0..1 over four radii).
-fn light_clip_from_world(centre: Vec3, radius: f32, key_dir: Vec3) -> Mat4 {
-    let eye = centre + key_dir * radius * 2.0;
-    let forward = -key_dir;
-    let up = if key_dir.y.abs() < 0.9 {
-        Vec3::Y
-    } else {
-        Vec3::X
-    };
-    let side = forward.cross(up).normalize();
-    let true_up = side.cross(forward);
-    let depth_range = radius * 4.0;
-    Mat4::from_cols(
-        Vec3::new(side.x / radius, true_up.x / radius, forward.x / depth_range).extend(0.0),
-        Vec3::new(side.y / radius, true_up.y / radius, forward.y / depth_range).extend(0.0),
-        Vec3::new(side.z / radius, true_up.z / radius, forward.z / depth_range).extend(0.0),
-        Vec3::new(
-            -side.dot(eye) / radius,
-            -true_up.dot(eye) / radius,
-            -forward.dot(eye) / depth_range,
-        )
-        .extend(1.0),
-    )
-}
-
-fn static_uniforms(
-    model: &ProductModel,
-    world_from_object: Mat4,
-    ground: &GroundSetup,
-) -> FrameUniforms {
-    let corners = (0..8).map(|i| {
-        let pick = |bit: usize, lo: f32, hi: f32| if i & bit == 0 { lo } else { hi };
-        world_from_object.transform_point3(Vec3::new(
-            pick(1, model.bbox_min.x, model.bbox_max.x),
-            pick(2, model.bbox_min.y, model.bbox_max.y),
-            pick(4, model.bbox_min.z, model.bbox_max.z),
-        ))
-    });
-    let corners: Vec<Vec3> = corners.collect();
-    let centre = corners.iter().copied().sum::<Vec3>() / 8.0;
-    let radius = corners
-        .iter()
-        .map(|c| c.distance(centre))
-        .fold(1e-6, f32::max)
-        * 1.05;
-    let key = ground.key_dir_in_world.as_vec3().normalize();
-    let n = ground.plane_normal_in_world.as_vec3();
-    let fp = &ground.footprint;
-    let v4 = |v: DVec3, w: f64| [v.x as f32, v.y as f32, v.z as f32, w as f32];
-    FrameUniforms {
-        clip_from_world: Mat4::IDENTITY.to_cols_array_2d(),
-        light_clip_from_world: light_clip_from_world(centre, radius, key).to_cols_array_2d(),
-        camera_in_world: [0.0; 4],
-        depth_row: [0.0; 4],
-        key_dir_in_world: [key.x, key.y, key.z, 0.0],
-        key_color: [0.0; 4],
-        sh: [[0.0; 4]; 4],
-        plane: [n.x, n.y, n.z, n.dot(ground.plane_point_in_world.as_vec3())],
-        footprint_centre: v4(fp.centre_in_world, 0.0),
-        footprint_u: v4(fp.axes_in_world[0], fp.half_extent.x),
-        footprint_v: v4(fp.axes_in_world[1], fp.half_extent.y),
-        shadow_params: [
-            ground.shadow_strength,
-            ground.contact_strength,
-            (fp.half_extent.min_element() * 1.5).max(1e-6) as f32,
-            2.0 * radius / SHADOW_MAP_PX as f32,
-        ],
-    }
-}
-
-fn render_shadow_map(
-    device: &wgpu::Device,
-    queue: &wgpu::Queue,
-    shader: &wgpu::ShaderModule,
-    layout: &wgpu::BindGroupLayout,
-    meshes: &[GpuMesh],
-    statics: &FrameUniforms,
-    view: &wgpu::TextureView,
-) {
-    let pipeline = shadow_pipeline(device, shader, layout);
-    let uniforms = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("shadow uniforms"),
-        contents: bytemuck::bytes_of(statics),
-        usage: wgpu::BufferUsages::UNIFORM,
-    });
-    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: None,
-        layout,
-        entries: &[wgpu::BindGroupEntry {
-            binding: 0,
-            resource: uniforms.as_entire_binding(),
-        }],
-    });
-    let mut encoder = device.create_command_encoder(&Default::default());
-    {
-        let mut pass = begin_pass(&mut encoder, &[], Some(view));
-        pass.set_pipeline(&pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        for mesh in meshes.iter().filter(|m| !m.blend) {
-            pass.set_vertex_buffer(0, mesh.vertices.slice(..));
-            pass.set_index_buffer(mesh.indices.slice(..), wgpu::IndexFormat::Uint32);
-            pass.draw_indexed(0..mesh.index_count, 0, 0..1);
-        }
-    }
-    queue.submit([encoder.finish()]);
-}
-
-/// A large quad on the ground plane around the product (20 bounding radii across).
-fn catcher_quad(
-    device: &wgpu::Device,
-    ground: &GroundSetup,
-    model: &ProductModel,
-    world_from_object: Mat4,
-) -> wgpu::Buffer {
-    let fp = &ground.footprint;
-    let extent = world_from_object
-        .transform_vector3(model.extent_m())
-        .length()
-        .max(1e-3)
-        * 10.0;
-    let c = fp.centre_in_world.as_vec3();
-    let (u, v) = (
-        fp.axes_in_world[0].as_vec3() * extent,
-        fp.axes_in_world[1].as_vec3() * extent,
-    );
-    let corners = [c - u - v, c + u - v, c + u + v, c - u + v];
-    let vertices: Vec<[f32; 3]> = [0, 1, 2, 0, 2, 3]
-        .iter()
-        .map(|&i| corners[i].to_array())
-        .collect();
-    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("catcher"),
-        contents: bytemuck::cast_slice(&vertices),
-        usage: wgpu::BufferUsages::VERTEX,
-    })
-}
-
-fn begin_pass<'e>(
-    encoder: &'e mut wgpu::CommandEncoder,
-    colors: &[(&wgpu::TextureView, Option<&wgpu::TextureView>)],
-    depth: Option<&wgpu::TextureView>,
-) -> wgpu::RenderPass<'e> {
-    let attachments: Vec<Option<wgpu::RenderPassColorAttachment<'_>>> = colors
-        .iter()
-        .map(|(view, resolve)| {
-            Some(wgpu::RenderPassColorAttachment {
-                view,
-                depth_slice: None,
-                resolve_target: *resolve,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
-                    store: if resolve.is_some() {
-                        wgpu::StoreOp::Discard
-                    } else {
-                        wgpu::StoreOp::Store
-                    },
-                },
-            })
-        })
-        .collect();
-    encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-        label: None,
-        color_attachments: &attachments,
-        depth_stencil_attachment: depth.map(|view| wgpu::RenderPassDepthStencilAttachment {
-            view,
-            depth_ops: Some(wgpu::Operations {
-                load: wgpu::LoadOp::Clear(1.0),
-                store: wgpu::StoreOp::Store,
-            }),
-            stencil_ops: None,
-        }),
-        timestamp_writes: None,
-        occlusion_query_set: None,
-        multiview_mask: None,
-    })
-}
-
-fn begin_pass_cleared<'e>(
-    encoder: &'e mut wgpu::CommandEncoder,
-    view: &wgpu::TextureView,
-    clear: wgpu::Color,
-) -> wgpu::RenderPass<'e> {
-    encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-        label: None,
-        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-            view,
-            depth_slice: None,
-            resolve_target: None,
-            ops: wgpu::Operations {
-                load: wgpu::LoadOp::Clear(clear),
-                store: wgpu::StoreOp::Store,
-            },
-        })],
-        depth_stencil_attachment: None,
-        timestamp_writes: None,
-        occlusion_query_set: None,
-        multiview_mask: None,
-    })
-}
-
-fn draw_mesh(pass: &mut wgpu::RenderPass<'_>, mesh: &GpuMesh) {
-    pass.set_bind_group(1, &mesh.material, &[]);
-    pass.set_vertex_buffer(0, mesh.vertices.slice(..));
-    pass.set_index_buffer(mesh.indices.slice(..), wgpu::IndexFormat::Uint32);
-    pass.draw_indexed(0..mesh.index_count, 0, 0..1);
-}
-
-fn padded_row(width: u32, bytes_per_px: u32) -> u32 {
-    (width * bytes_per_px).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
-        * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT
-}
-
-fn copy_out(
-    encoder: &mut wgpu::CommandEncoder,
-    texture: &wgpu::Texture,
-    buffer: &wgpu::Buffer,
-    size: FrameSize,
-    bytes_per_px: u32,
-) {
-    encoder.copy_texture_to_buffer(
-        texture.as_image_copy(),
-        wgpu::TexelCopyBufferInfo {
-            buffer,
-            layout: wgpu::TexelCopyBufferLayout {
-                offset: 0,
-                bytes_per_row: Some(padded_row(size.width, bytes_per_px)),
-                rows_per_image: Some(size.height),
-            },
-        },
-        extent(size),
-    );
-}
-
-fn read_buffer(
-    device: &wgpu::Device,
-    buffer: &wgpu::Buffer,
-    size: FrameSize,
-    bytes_per_px: u32,
-) -> Result<Vec<u8>> {
-    let fail = |detail: String| Error::Render { detail };
-    let slice = buffer.slice(..);
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    slice.map_async(wgpu::MapMode::Read, move |r| {
-        let _ = tx.send(r);
-    });
-    device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| fail(e.to_string()))?;
-    rx.recv()
-        .map_err(|e| fail(e.to_string()))?
-        .map_err(|e| fail(e.to_string()))?;
-    let row_bytes = (size.width * bytes_per_px) as usize;
-    let pixels = {
-        let view = slice.get_mapped_range().map_err(|e| fail(e.to_string()))?;
-        view.chunks_exact(padded_row(size.width, bytes_per_px) as usize)
-            .flat_map(|row| &row[..row_bytes])
-            .copied()
-            .collect()
-    };
-    buffer.unmap();
-    Ok(pixels)
-}
-
-fn extent(size: FrameSize) -> wgpu::Extent3d {
-    wgpu::Extent3d {
-        width: size.width,
-        height: size.height,
-        depth_or_array_layers: 1,
-    }
-}
-
-fn texture(
-    device: &wgpu::Device,
-    size: FrameSize,
-    format: wgpu::TextureFormat,
-    samples: u32,
-    usage: wgpu::TextureUsages,
-) -> wgpu::Texture {
-    device.create_texture(&wgpu::TextureDescriptor {
-        label: None,
-        size: extent(size),
-        mip_level_count: 1,
-        sample_count: samples,
-        dimension: wgpu::TextureDimension::D2,
-        format,
-        usage,
-        view_formats: &[],
-    })
-}
-
-fn targets(device: &wgpu::Device, size: FrameSize, depth_m_format: wgpu::TextureFormat) -> Targets {
-    let attach = wgpu::TextureUsages::RENDER_ATTACHMENT;
-    let readable = attach | wgpu::TextureUsages::COPY_SRC;
-    let target = |format, samples, usage| Target::new(device, size, format, samples, usage);
-    Targets {
-        color_msaa: target(COLOR_FORMAT, SAMPLE_COUNT, attach),
-        mask_msaa: target(MASK_FORMAT, SAMPLE_COUNT, attach),
-        depth_msaa: target(DEPTH_FORMAT, SAMPLE_COUNT, attach),
-        color: target(COLOR_FORMAT, 1, readable),
-        mask: target(MASK_FORMAT, 1, readable),
-        depth_m: target(depth_m_format, 1, readable),
-        depth_single: target(DEPTH_FORMAT, 1, attach),
-        light: target(MASK_FORMAT, 1, readable),
     }
 }

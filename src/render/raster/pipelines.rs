@@ -1,7 +1,8 @@
 //! Bind-group layouts and the render pipelines: product (opaque/blend, one/two-sided), depth
 //! pre-pass, key-light shadow map and shadow catcher.
 
-use super::*;
+use super::{COLOR_FORMAT, DEPTH_FORMAT, MASK_FORMAT, SAMPLE_COUNT};
+use crate::render::scene::Vertex;
 
 pub(super) fn uniform_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {

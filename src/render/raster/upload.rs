@@ -1,6 +1,12 @@
 //! Uploading the product to the GPU: textures with mip chains, material uniforms, meshes.
 
-use super::*;
+use glam::{Mat4, Vec3};
+use wgpu::util::DeviceExt as _;
+
+use super::gpu::{GpuMesh, MaterialUniforms};
+use super::pipelines::pipeline_index;
+use crate::render::material::{AlphaMode, Material};
+use crate::render::scene::{ProductModel, Vertex};
 
 /// Uploads an image with a full mip chain (box-filtered on the CPU).
 pub(super) fn upload_texture(

@@ -1,10 +1,106 @@
-//! Activations of the diffusion stages: a UNet + ControlNet step, the ControlNet's hint
-//! encoder, the VAE's encoder and decoder, walked through the code statement by statement.
+//! The diffusion stage's memory model: weights from the networks' own constructors
+//! ([`crate::nn::census`]) and activations of a UNet + ControlNet step, the ControlNet's hint
+//! encoder, the VAE's encoder and decoder and the text encoder, walked through the code
+//! statement by statement. `memory::plan` sizes the batch, attention chunk and VAE tiling from
+//! it; the stage uses it for its injectable limit.
+//!
+//! Activation models count the tensors alive at each stage's high-water mark; where a stage
+//! has several candidates (a UNet level's attention, its feed-forward, an up-path resnet) the
+//! largest wins. They are estimates of device memory, not of the host allocator's behaviour.
 
-use super::{attention_bytes_chunked, level_sizes};
-use crate::diffusion::unet::UNet2DConditionConfig;
-use crate::diffusion::vae::AutoencoderKLConfig;
-use crate::memory::ops::{Conv, Ops};
+use super::text::clip::{ClipTextConfig, ClipTextModel};
+use super::unet::controlnet::{ControlNetConfig, ControlNetModel};
+use super::unet::model::UNet2DConditionModel;
+use super::unet::UNet2DConditionConfig;
+use super::vae::{AutoencoderKL, AutoencoderKLConfig};
+use crate::core::{Error, Result};
+use crate::nn::census::parameter_count;
+use crate::nn::cost::{attention_bytes, attention_bytes_chunked, Conv, Ops};
+
+/// Tokens of the CLIP prompt.
+const PROMPT_TOKENS: u64 = 77;
+
+/// The configurations of the refinement's networks.
+#[derive(Debug, Clone)]
+pub struct DiffusionConfigs {
+    /// CLIP text encoder.
+    pub text_encoder: ClipTextConfig,
+    /// UNet.
+    pub unet: UNet2DConditionConfig,
+    /// ControlNet.
+    pub controlnet: ControlNetConfig,
+    /// VAE.
+    pub vae: AutoencoderKLConfig,
+}
+
+impl DiffusionConfigs {
+    /// The published checkpoints' configurations (SD 1.5, ControlNet inpaint v1.1).
+    pub fn published() -> Self {
+        Self {
+            text_encoder: ClipTextConfig::default(),
+            unet: UNet2DConditionConfig::default(),
+            controlnet: ControlNetConfig::sd15_inpaint(),
+            vae: AutoencoderKLConfig::default(),
+        }
+    }
+}
+
+/// Parameter counts of the refinement's networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct DiffusionParameters {
+    /// CLIP text encoder.
+    pub text_encoder: u64,
+    /// UNet.
+    pub unet: u64,
+    /// ControlNet.
+    pub controlnet: u64,
+    /// VAE (encoder and decoder; both are resident while refining).
+    pub vae: u64,
+}
+
+impl DiffusionParameters {
+    /// Counts of the networks `configs` describe.
+    pub fn of(configs: &DiffusionConfigs) -> Result<Self> {
+        Ok(Self {
+            text_encoder: census(|vb| {
+                ClipTextModel::new(vb.pp("text_model"), &configs.text_encoder)
+            })?,
+            unet: census(|vb| UNet2DConditionModel::new(vb, configs.unet.clone()))?,
+            controlnet: census(|vb| ControlNetModel::new(vb, configs.controlnet.clone()))?,
+            vae: census(|vb| AutoencoderKL::new(vb, configs.vae.clone()))?,
+        })
+    }
+
+    /// What stays loaded while frames are refined: UNet, ControlNet and VAE.
+    pub fn resident(&self) -> u64 {
+        self.unet + self.controlnet + self.vae
+    }
+}
+
+fn census<M>(
+    build: impl FnOnce(candle_nn::VarBuilder<'static>) -> candle_core::Result<M>,
+) -> Result<u64> {
+    parameter_count(build).map_err(|e| Error::Unavailable {
+        what: "memory plan",
+        hint: format!("a network configuration did not build ({e})"),
+    })
+}
+
+/// Pixels at each of `levels` resolutions, full size first (`ceil` halving: the UNet's
+/// padded downsamplers, an upper bound for the VAE's, which floor odd sizes).
+fn level_sizes(h: u64, w: u64, levels: usize) -> Vec<u64> {
+    (0..levels)
+        .map(|l| h.div_ceil(1 << l) * w.div_ceil(1 << l))
+        .collect()
+}
+
+/// The text encoder on the prompt and the negative prompt.
+pub fn text_encoder_bytes(cfg: &ClipTextConfig, s: u64) -> u64 {
+    let d = cfg.hidden_size as u64;
+    let heads = cfg.num_attention_heads as u64;
+    2 * (PROMPT_TOKENS * (d * 4 + cfg.intermediate_size as u64) * s
+        + attention_bytes(heads, PROMPT_TOKENS, PROMPT_TOKENS, s))
+}
 
 /// One UNet + ControlNet evaluation of `samples` latents of `h × w` (CFG doubles the frames).
 pub fn denoise_step_bytes(
@@ -38,7 +134,7 @@ pub fn denoise_step_bytes(
             let geglu = 16 * c[l] * n[l] * s;
             // an up-path resnet on the concatenation of the path (the coarser level's width
             // into the first resnet) and a skip (the finer level's into the last), the path
-            // alive beside it (`unet::model::up_block`): the widest of them
+            // alive beside it ([`super::unet::model`]'s `up_block`): the widest of them
             let path = c[(l + 1).min(last)].max(c[l]);
             let skip = c[l.saturating_sub(1)].max(c[l]);
             let up_resnet = ops.map(path, n[l]) + ops.resnet(path + skip, c[l], n[l]);
@@ -93,7 +189,7 @@ pub fn control_hint_bytes(
 }
 
 /// The VAE's mid block at the latent grid of `latent` pixels and `c` channels: its resnets,
-/// or its single-head attention (`vae::blocks::Attention`, unchunked: the input, the
+/// or its single-head attention ([`super::vae`]'s block `Attention`, unchunked: the input, the
 /// normalised tokens and q, k, v beside the score matrix and its scaled copy).
 fn vae_mid_bytes(ops: Ops, c: u64, latent: u64) -> u64 {
     let scores = 2 * latent * latent * ops.value_bytes;
@@ -170,7 +266,7 @@ pub fn vae_encode_bytes(cfg: &AutoencoderKLConfig, ops: Ops, h: u64, w: u64, fra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::ops::ConvKernel;
+    use crate::nn::cost::ConvKernel;
 
     const CPU_HALF: Ops = Ops::half(ConvKernel::Cpu);
     const IM2COL_HALF: Ops = Ops::half(ConvKernel::Im2col);
@@ -193,5 +289,19 @@ mod tests {
         assert!(decode(CPU_HALF, 1080, 1920) > 32_400 * 32_400 * 4);
         // and without cuDNN a full-resolution 256-channel conv's column buffer is 9.6 GB
         assert!(decode(IM2COL_HALF, 1080, 1920) > 9_600_000_000);
+    }
+
+    /// The published parameter counts of SD 1.5's components, reproduced from the
+    /// configurations alone.
+    #[test]
+    fn counts_match_the_published_models() {
+        let counts = DiffusionParameters::of(&DiffusionConfigs::published()).unwrap();
+        assert_eq!(counts.unet, 859_520_964);
+        assert_eq!(counts.vae, 83_653_863);
+        assert_eq!(counts.text_encoder, 123_060_480);
+        assert!(
+            counts.controlnet > 300_000_000 && counts.controlnet < 400_000_000,
+            "{counts:?}"
+        );
     }
 }

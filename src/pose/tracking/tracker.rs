@@ -13,7 +13,7 @@ use super::predictor::{PairBatch, PairPredictor};
 use crate::core::ScenePoint;
 
 /// Settings of the tracker.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrackOptions {
     /// Every K-th frame is a keyframe (the last frame always is).
     pub keyframe_every: usize,
@@ -49,7 +49,7 @@ impl Default for TrackOptions {
 }
 
 /// Figures of one tracking run, for the run report.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrackStats {
     /// Frames tracked.
     pub frames: usize,
@@ -73,8 +73,6 @@ pub struct TrackStats {
     pub smoothing_translation: f64,
     /// Mean rotation removed by smoothing, degrees.
     pub smoothing_rotation_deg: f64,
-    /// The memory plan of the stage (its pair batch and predicted peak), when it was planned.
-    pub memory_plan: Option<crate::memory::plan::StagePlan>,
 }
 
 /// The tracked cameras in the network's pixel grid, world anchored at frame 0's camera with
@@ -306,7 +304,8 @@ fn static_camera(
             ..TrackStats::default()
         },
         warnings: vec![format!(
-            "camera tracking failed ({why}); falling back to a static camera at frame 0 with a              focal of {focal} network pixels; import a track with --poses for this clip"
+            "camera tracking failed ({why}); falling back to a static camera at frame 0 with a \
+             focal of {focal} network pixels; import a track with --poses for this clip"
         )],
     }
 }
@@ -370,6 +369,14 @@ fn smooth(poses: &mut [DMat4], keys: &[usize]) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r13_the_static_camera_warning_reads_as_one_sentence() {
+        let outcome = static_camera(5, (288, 512), &[0, 4], "why");
+        let w = &outcome.warnings[0];
+        assert!(!w.contains("  "), "{w}");
+        assert!(w.contains("with a focal of 512"), "{w}");
+    }
 
     #[test]
     fn keyframes_include_the_last_frame() {

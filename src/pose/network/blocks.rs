@@ -9,7 +9,7 @@ use candle_core::{Module as _, Result, Tensor};
 use candle_nn::{LayerNorm, Linear, VarBuilder};
 
 use super::rope::Rope2d;
-use crate::nn::attention::{attention, merge_heads, split_heads};
+use crate::nn::attention::{attention, merge_heads, split_heads, QUERY_CHUNK};
 
 /// LayerNorm epsilon of every norm in the model (CroCo builds them with `eps=1e-6`).
 pub const LAYER_NORM_EPS: f64 = 1e-6;
@@ -82,7 +82,7 @@ impl SelfAttention {
         let v = split_heads(&qkv.narrow(2, 2 * c, c)?, self.heads)?;
         let scale = 1.0 / ((c / self.heads) as f64).sqrt();
         self.proj
-            .forward(&merge_heads(&attention(&q, &k, &v, scale)?)?)
+            .forward(&merge_heads(&attention(&q, &k, &v, scale, QUERY_CHUNK)?)?)
     }
 }
 
@@ -116,7 +116,7 @@ impl CrossAttention {
         let v = split_heads(&self.projv.forward(y)?, self.heads)?;
         let scale = 1.0 / ((x.dim(2)? / self.heads) as f64).sqrt();
         self.proj
-            .forward(&merge_heads(&attention(&q, &k, &v, scale)?)?)
+            .forward(&merge_heads(&attention(&q, &k, &v, scale, QUERY_CHUNK)?)?)
     }
 }
 

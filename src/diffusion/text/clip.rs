@@ -172,9 +172,9 @@ impl ClipTextModel {
     /// checkpoints name the tensors `text_model.…`; transformers 5 saves a `CLIPTextModel`
     /// without that prefix; both load.
     pub fn load(dir: &Path, dtype: DType, device: &Device) -> crate::Result<Self> {
-        super::weights::load_component(
+        crate::diffusion::weights::load_component(
             dir,
-            super::weights::TRANSFORMERS_WEIGHTS,
+            crate::diffusion::weights::TRANSFORMERS_WEIGHTS,
             dtype,
             device,
             |vb, cfg: ClipTextConfig| {

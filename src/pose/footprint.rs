@@ -1,11 +1,22 @@
-//! Activations of the pose stage: pair decodes, the keyframe pairs' point maps, the
-//! registration chunk and the global alignment, walked through `pose::tracker::track`.
+//! The pose stage's memory model: weights from the network's own constructor
+//! ([`crate::nn::census`]) and activations (pair decodes, the keyframe pairs' point maps, the
+//! registration chunk and the global alignment) walked through [`super::tracking::tracker::track`].
+//! `memory::plan` sizes the pair batch from it; the stage uses it for its injectable limit.
 
-use super::attention_bytes;
+use super::network::config::{DptConfig, Dust3rConfig};
+use super::network::model::Dust3r;
+use super::tracking::tracker::{keyframe_edges, keyframes, TrackOptions};
 use crate::core::{Error, Result};
-use crate::memory::ops::{Conv, ConvKernel, Ops};
-use crate::pose::config::{DptConfig, Dust3rConfig};
-use crate::pose::tracker::{keyframe_edges, keyframes, TrackOptions};
+use crate::nn::census::parameter_count;
+use crate::nn::cost::{attention_bytes, Conv, ConvKernel, Ops};
+
+/// The pose network's parameter count, from its configuration alone.
+pub fn pose_parameters(cfg: &Dust3rConfig) -> Result<u64> {
+    parameter_count(|vb| Dust3r::new(vb, cfg.clone())).map_err(|e| Error::Unavailable {
+        what: "memory plan",
+        hint: format!("the pose network's configuration did not build ({e})"),
+    })
+}
 
 /// What the pose stage runs, for its memory model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +69,7 @@ impl PoseWork {
     }
 }
 
-/// DUSt3R tracking `work`, the largest of its phases (`pose::tracker::track`): a frame's
+/// DUSt3R tracking `work`, the largest of its phases ([`super::tracking::tracker::track`]): a frame's
 /// encoding; a batch of pair decodes ([`pose_pair_bytes`] each) beside the keyframe pairs'
 /// point maps (and, while registering, the aligned keyframes and the chunk's maps); the global
 /// alignment. Every frame's encoding stays cached throughout. On the CPU the device is the
@@ -120,7 +131,7 @@ pub fn pose_pair_bytes(cfg: &Dust3rConfig, ops: Ops, (h, w): (u64, u64)) -> u64 
     lists + decoder.max(head) + outputs
 }
 
-/// The global alignment (`pose::align`, f32) of `edges` keyframe pairs over `images`
+/// The global alignment ([`super::tracking::align`], f32) of `edges` keyframe pairs over `images`
 /// keyframes of `h × w` pixels, the point maps included. Per edge and pixel: the two sides'
 /// maps, confidences and log weights (10 values); the loss graph autograd keeps, per side the
 /// aligned points (matmul, then + translation: 6), the gathered world points (3), the
@@ -136,7 +147,7 @@ pub fn alignment_bytes(edges: u64, images: u64, (h, w): (u64, u64)) -> u64 {
     (edges * per_edge_pixel + images * per_image_pixel) * h * w * 4
 }
 
-/// One view's DPT head (`pose::dpt`) on a `grid` of tokens: the four projected levels stay
+/// One view's DPT head ([`super::network::dpt`]) on a `grid` of tokens: the four projected levels stay
 /// alive while the path is fused coarse to fine to half resolution, then `head.0`, the ×2
 /// upsampling and `head.2`/`head.4` at full resolution, each statement's temporaries alive
 /// until it ends.
@@ -168,7 +179,6 @@ fn dpt_head_bytes(cfg: &DptConfig, ops: Ops, (gh, gw): (u64, u64)) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::footprint::released_dust3r_config;
 
     const CPU_HALF: Ops = Ops::half(ConvKernel::Cpu);
     const IM2COL_HALF: Ops = Ops::half(ConvKernel::Im2col);
@@ -176,7 +186,7 @@ mod tests {
 
     #[test]
     fn a_pose_pair_holds_one_dpt_head_at_a_time() {
-        let cfg = released_dust3r_config();
+        let cfg = Dust3rConfig::released();
         let (h, w) = (288, 512);
         let batch = |ops, pairs| {
             let work = PoseWork::of(2, (h, w), pairs, &TrackOptions::default()).unwrap();
@@ -191,5 +201,15 @@ mod tests {
         let per_pair = |ops| batch(ops, 2) - batch(ops, 1);
         let (im2col, cudnn) = (per_pair(IM2COL_HALF), per_pair(CUDNN_HALF));
         assert!(im2col > cudnn + 8 * 128 * h * w * 2, "{im2col} vs {cudnn}");
+    }
+
+    /// DUSt3R 512 DPT's published parameter count (spec dust3r.md §1.1), reproduced from the
+    /// configuration alone.
+    #[test]
+    fn the_released_network_has_its_published_parameter_count() {
+        let cfg = Dust3rConfig::released();
+        assert_eq!(cfg.enc_depth, 24);
+        // 571,171,208 minus the training-only mask_token (768), which is not loaded
+        assert_eq!(pose_parameters(&cfg).unwrap(), 571_171_208 - 768);
     }
 }

@@ -1,15 +1,17 @@
-//! What the networks' building blocks hold at their high-water marks, in bytes: the terms the
-//! stage models of [`super::footprint`] are made of. Read off the kernels this build runs
+//! What the networks' building blocks hold at their high-water marks, in bytes: the terms each
+//! stage's memory model (`pose::footprint`, `diffusion::footprint`) is made of. Read off the kernels this build runs
 //! (candle 0.11.1), because they differ by backend far more than by network: a 3x3
 //! convolution on CUDA without cuDNN materialises an im2col column buffer nine times its
 //! input (platform.md §8: ≈9.6 GB for one 256-channel 1080p frame in f16), the CPU kernel
 //! copies its input once, and cuDNN needs neither.
 
-use candle_core::Device;
-use serde::Serialize;
+use candle_core::{DType, Device};
+use serde::{Deserialize, Serialize};
+
+use super::attention::QUERY_CHUNK;
 
 /// How the backend's 2-D convolution allocates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConvKernel {
     /// candle's CPU kernel (`cpu_backend/conv2d.rs`): the general path copies the whole input
@@ -101,15 +103,15 @@ impl Ops {
     }
 
     /// `dtype` with the kernel this build runs on `device`.
-    pub fn on(device: &Device, dtype: candle_core::DType) -> Self {
+    pub fn on(device: &Device, dtype: DType) -> Self {
         Self::of(ConvKernel::of(device), dtype)
     }
 
     /// `dtype` with `conv`.
-    pub fn of(conv: ConvKernel, dtype: candle_core::DType) -> Self {
+    pub fn of(conv: ConvKernel, dtype: DType) -> Self {
         Self {
             conv,
-            value_bytes: dtype.size_in_bytes() as u64,
+            value_bytes: dtype_bytes(dtype),
         }
     }
 
@@ -150,7 +152,7 @@ impl Ops {
             .max(3 * x + self.conv(conv))
     }
 
-    /// A `ResnetBlock2D` (diffusers `resnet.py`, as `diffusion::resnet` runs it) on `c_in`
+    /// A `ResnetBlock2D` (diffusers `resnet.py`, as `diffusion::blocks::resnet` runs it) on `c_in`
     /// channels at `n` pixels, its input included.
     pub fn resnet(&self, c_in: u64, c_out: u64, n: u64) -> u64 {
         let x = self.map(c_in, n);
@@ -166,6 +168,25 @@ impl Ops {
         let add = x + h + shortcut + h;
         first.max(second).max(add)
     }
+}
+
+/// Bytes per element.
+pub fn dtype_bytes(dtype: DType) -> u64 {
+    dtype.size_in_bytes() as u64
+}
+
+/// Chunked attention's transient at the default chunk (see [`attention_bytes_chunked`]).
+pub fn attention_bytes(heads: u64, queries: u64, keys: u64, s: u64) -> u64 {
+    attention_bytes_chunked(heads, queries, keys, s, QUERY_CHUNK as u64)
+}
+
+/// Chunked attention's transient: per head, a (chunk × keys) score matrix and what
+/// [`super::attention::attention`] derives from it in one statement. In half precision that
+/// is the scores, their f32 copy, the f32 probabilities and their cast back, alive together
+/// (2s + 8 bytes per score); in f32 the casts are no-ops: scores and probabilities (8 bytes).
+pub fn attention_bytes_chunked(heads: u64, queries: u64, keys: u64, s: u64, chunk: u64) -> u64 {
+    let per_score = if s < 4 { 2 * s + 8 } else { 2 * s };
+    heads * queries.min(chunk) * keys * per_score
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use super::loss::{AlignmentLoss, ParamTensors};
 use super::params::{initial_params, InitialParams, FOCAL_BREAK};
 
 /// How the learning rate falls from `lr` to `lr_min` over the iterations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Schedule {
     /// `lr_min + (lr − lr_min)·(1 + cos πt)/2` (the reference's default).
     Cosine,
@@ -24,7 +25,7 @@ pub enum Schedule {
 }
 
 /// Settings of one alignment.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlignOptions {
     /// Adam iterations (300 in the reference's demo).
     pub niter: usize,

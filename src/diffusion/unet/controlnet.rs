@@ -11,13 +11,13 @@ use std::path::Path;
 use candle_core::{DType, Device, Module as _, Result, Tensor};
 use candle_nn::{Conv2d, VarBuilder};
 
-use super::unet::model::{
+use super::model::{
     block_down, down_block, time_embedding, ControlResiduals, Dims, DownBlock, MidBlock,
 };
-use super::unet::resnet::conv;
-use super::unet::time::TimestepEmbedding;
-use super::unet::UNet2DConditionConfig;
-use super::weights::{load_component, DIFFUSERS_WEIGHTS};
+use super::resnet::conv;
+use super::time::TimestepEmbedding;
+use super::UNet2DConditionConfig;
+use crate::diffusion::weights::{load_component, DIFFUSERS_WEIGHTS};
 
 /// `controlnet/config.json`: the UNet fields plus the hint encoder's widths.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -34,6 +34,18 @@ pub struct ControlNetConfig {
 
 fn three() -> usize {
     3
+}
+
+impl ControlNetConfig {
+    /// The SD 1.5 inpainting ControlNet v1.1 configuration
+    /// (<https://huggingface.co/lllyasviel/control_v11p_sd15_inpaint/blob/main/config.json>).
+    pub fn sd15_inpaint() -> Self {
+        Self {
+            unet: UNet2DConditionConfig::default(),
+            conditioning_embedding_out_channels: vec![16, 32, 96, 256],
+            conditioning_channels: 3,
+        }
+    }
 }
 
 /// The hint encoder: conv + SiLU, then (conv, stride-2 conv) pairs with SiLU, then `conv_out`.
@@ -143,9 +155,24 @@ impl ControlNetModel {
         })
     }
 
-    /// Loads a diffusers ControlNet folder (`config.json`, `diffusion_pytorch_model.safetensors`).
-    pub fn load(dir: &Path, dtype: DType, device: &Device) -> crate::Result<Self> {
-        load_component(dir, DIFFUSERS_WEIGHTS, dtype, device, Self::new)
+    /// Loads a diffusers ControlNet folder (`config.json`, `diffusion_pytorch_model.safetensors`)
+    /// with attention in chunks of `query_chunk` query rows.
+    pub fn load(
+        dir: &Path,
+        dtype: DType,
+        device: &Device,
+        query_chunk: usize,
+    ) -> crate::Result<Self> {
+        load_component(
+            dir,
+            DIFFUSERS_WEIGHTS,
+            dtype,
+            device,
+            |vb, mut config: ControlNetConfig| {
+                config.unet.query_chunk = query_chunk;
+                Self::new(vb, config)
+            },
+        )
     }
 
     /// Residuals for the UNet, each multiplied by `scale` (0 to switch the control off).

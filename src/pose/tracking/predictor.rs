@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use candle_core::{Device, Result, Tensor};
 
-use super::model::{Dust3r, EncodedView};
 use crate::core::batching::in_halving_batches;
 use crate::core::error::is_out_of_memory;
+use crate::pose::network::model::{Dust3r, EncodedView};
 
 /// Point maps of a batch of directed pairs (view 1 = frame i, view 2 = frame j), all in each
 /// pair's first camera: `pred_i`/`pred_j` (P, H, W, 3), `conf_i`/`conf_j` (P, H, W), f32.
@@ -108,7 +108,10 @@ impl<'a> NetworkPredictor<'a> {
     }
 
     /// Decodes one batch of pairs whose frames are encoded.
-    fn decode(&self, chunk: &[(usize, usize)]) -> Result<super::model::PairPrediction> {
+    fn decode(
+        &self,
+        chunk: &[(usize, usize)],
+    ) -> Result<crate::pose::network::model::PairPrediction> {
         if let Some(limit) = self.injected {
             let need = chunk.len() as u64 * limit.per_pair_bytes;
             if need > limit.limit_bytes {

@@ -1,0 +1,182 @@
+//! The run report: what each stage did, how long it took, what it reused, and every warning.
+//! Written as JSON next to the output so a run can be audited after the fact, and read back
+//! by `vanelia bench` (the same types, so a field cannot drift between writer and reader).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::config::RunConfig;
+use crate::core::{Error, FrameNr, Result, Stage, StageTiming};
+use crate::diffusion::options::RefineStats;
+use crate::memory::monitor::MeasuredMemory;
+use crate::memory::profile::DeviceProfile;
+use crate::memory::{Plan, StagePlan};
+use crate::pose::tracking::tracker::TrackStats;
+use crate::render::placement::Placement;
+use crate::render::scene::ModelSummary;
+use crate::video::MediaPath;
+
+/// The tracker's figures and the plan its pair batch came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackingReport {
+    /// Keyframes, pairs, alignment and smoothing figures.
+    #[serde(flatten)]
+    pub stats: TrackStats,
+    /// The memory plan of the stage (its pair batch and predicted peak), when it was planned.
+    pub memory_plan: Option<StagePlan>,
+}
+
+/// Summary of one stage of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageReport {
+    /// Time and frames.
+    #[serde(flatten)]
+    pub timing: StageTiming,
+    /// UNet evaluations and batch size of the diffusion stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diffusion: Option<RefineStats>,
+    /// Keyframes, pairs and alignment figures of the camera tracker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<TrackingReport>,
+}
+
+impl From<StageTiming> for StageReport {
+    fn from(timing: StageTiming) -> Self {
+        Self {
+            timing,
+            diffusion: None,
+            tracking: None,
+        }
+    }
+}
+
+/// A recoverable problem that did not stop the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    /// Stage that raised it.
+    pub stage: Stage,
+    /// Frame concerned, if any.
+    pub frame: Option<FrameNr>,
+    /// What happened and what was done instead.
+    pub message: String,
+}
+
+/// Everything a run did, serialised next to the output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    /// `vanelia` version.
+    pub tool_version: String,
+    /// Input video or image sequence.
+    pub input: PathBuf,
+    /// Output video or image sequence.
+    pub output: PathBuf,
+    /// Work directory used.
+    pub workdir: PathBuf,
+    /// Frames in the clip.
+    pub frames_total: u64,
+    /// The effective options after validation and defaults.
+    pub options: RunConfig,
+    /// The renderer's adapter (`llvmpipe`, a GPU's name), when frames were rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub render_adapter: Option<String>,
+    /// Per-stage summaries in execution order.
+    pub stages: Vec<StageReport>,
+    /// Whether the output file was (re)written by this run.
+    pub output_written: bool,
+    /// Product placement in world coordinates.
+    pub placement: Option<Placement>,
+    /// The product model: bounds in metres, triangles, materials.
+    pub model: Option<ModelSummary>,
+    /// Peak resident set size of the process in bytes.
+    pub peak_rss_bytes: u64,
+    /// The compute device and its memory when the run started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceProfile>,
+    /// The memory plan of the diffusion stages (budget, per-stage bytes, batch, chunk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_plan: Option<Plan>,
+    /// The device memory the run used, sampled while it ran (`memory::monitor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_memory: Option<MeasuredMemory>,
+    /// Recoverable problems.
+    pub warnings: Vec<Warning>,
+}
+
+impl RunReport {
+    /// Records a warning.
+    pub fn warn(&mut self, stage: Stage, frame: Option<FrameNr>, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            stage,
+            frame,
+            message: message.into(),
+        });
+    }
+
+    /// The stage's entry, if it ran.
+    pub fn stage(&self, stage: Stage) -> Option<&StageReport> {
+        self.stages.iter().find(|s| s.timing.name == stage)
+    }
+}
+
+/// Writes `v` as pretty JSON, atomically.
+pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
+    let text = serde_json::to_vec_pretty(v).map_err(|e| Error::WorkDir {
+        detail: e.to_string(),
+        path: path.into(),
+    })?;
+    crate::core::atomic::write(path, &text)
+}
+
+/// Reads a report (or any JSON the run wrote) back.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(Error::io("read", path))?;
+    serde_json::from_str(&text).map_err(|e| Error::WorkDir {
+        detail: format!("unreadable report ({e})"),
+        path: path.into(),
+    })
+}
+
+/// A companion file of `output` named `name` (`report.json`, `contact.png`):
+/// `<output stem>.<name>` beside a video, `<name>` in a sequence's folder.
+pub fn companion_path(output: &MediaPath, name: &str) -> PathBuf {
+    match output {
+        MediaPath::Sequence { .. } => output.first_file().with_file_name(name),
+        MediaPath::Video(path) => path.with_extension(name),
+    }
+}
+
+/// The report's path: `<output stem>.report.json` beside a video (or a poses file),
+/// `report.json` in a sequence's folder.
+pub fn report_path(output: &MediaPath) -> PathBuf {
+    companion_path(output, "report.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_entries_keep_their_json_shape_and_read_back() {
+        let mut entry = StageReport::from(StageTiming::computed(Stage::Track, 4, 2.0));
+        entry.tracking = Some(TrackingReport {
+            stats: TrackStats {
+                pair_batch: 2,
+                ..TrackStats::default()
+            },
+            memory_plan: None,
+        });
+        let json = serde_json::to_value(&entry).unwrap();
+        assert_eq!(json["name"], "track");
+        assert_eq!(json["frames_per_sec"], 2.0);
+        assert_eq!(json["tracking"]["pair_batch"], 2);
+        assert!(json["tracking"]["memory_plan"].is_null());
+        assert!(json.get("diffusion").is_none());
+        let back: StageReport = serde_json::from_value(json).unwrap();
+        assert_eq!(back, entry);
+        let seq = MediaPath::new(Path::new("out/%06d.png"));
+        assert_eq!(report_path(&seq), PathBuf::from("out/report.json"));
+        let video = MediaPath::new(Path::new("out/a.mp4"));
+        assert_eq!(report_path(&video), PathBuf::from("out/a.report.json"));
+    }
+}
