@@ -17,6 +17,7 @@
 //!   and encoding; the per-frame cache. Each uses only `core`.
 //! - The stages [`pose`], [`render`], [`composite`], [`diffusion`]: each uses only the layers
 //!   above, never another stage, and exposes its own memory model where it has one.
+//! - [`eval`]: realism measured against path-traced ground truth (uses `core` and `video`).
 //! - [`memory`]: the planner over what the stages expose, the device profile, measured memory.
 //! - [`run`]: the only module that wires stages together (prepare, frame loop, encoder, report,
 //!   track, bench).
@@ -29,6 +30,7 @@
 pub mod composite;
 pub mod core;
 pub mod diffusion;
+pub mod eval;
 pub mod memory;
 pub mod nn;
 pub mod pose;

@@ -11,6 +11,7 @@ use cli::bench_args::{base_args, child_command, BenchArgs};
 use cli::plan_args::PlanArgs;
 use cli::pose_args::TrackArgs;
 use cli::progress::Bars;
+use cli::score_args::ScoreArgs;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
@@ -30,15 +31,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Track(t)) => return track(t),
         Some(Command::Plan(p)) => return plan(p),
         Some(Command::Bench(b)) => return bench(b),
+        Some(Command::Score(s)) => return score(s),
         None => &cli.run,
     };
     let config = args.validate()?;
     let bars = Bars::new(!args.quiet);
     let report = match cli.command {
         Some(Command::Render(_)) => vanelia::run::render_layers(&config, &bars)?,
-        Some(Command::Track(_) | Command::Plan(_) | Command::Bench(_)) | None => {
-            vanelia::run::run(&config, &bars)?
-        }
+        Some(Command::Track(_) | Command::Plan(_) | Command::Bench(_) | Command::Score(_))
+        | None => vanelia::run::run(&config, &bars)?,
     };
     if !args.quiet {
         for w in &report.warnings {
@@ -100,6 +101,16 @@ fn plan(args: &PlanArgs) -> anyhow::Result<()> {
             vanelia::memory::profile::gib(device.free_bytes)
         );
         print!("{}", plan.table());
+    }
+    Ok(())
+}
+
+/// `vanelia score`: the ground-truth scenes, run and scored.
+fn score(args: &ScoreArgs) -> anyhow::Result<()> {
+    let scores = cli::score_args::run_score(args)?;
+    print!("{}", vanelia::eval::table(&scores));
+    if !args.quiet {
+        eprintln!("wrote {}", args.score_dir.join("score.json").display());
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("render", &["core", "nn", "video", "workdir"]),
     ("composite", &["core", "nn", "video", "workdir"]),
     ("diffusion", &["core", "nn", "video", "workdir"]),
+    ("eval", &["core", "nn", "video", "workdir"]),
     (
         "memory",
         &["core", "nn", "pose", "render", "composite", "diffusion"],
@@ -34,6 +35,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "render",
             "composite",
             "diffusion",
+            "eval",
             "memory",
         ],
     ),

@@ -10,6 +10,8 @@ mod bad_input;
 mod cli;
 /// Diffusion networks at the published SD 1.5 sizes (zero weights): build and run.
 mod diffusion;
+/// The ground-truth benchmark: `vanelia score` on the path-traced scenes, above its floors.
+mod groundtruth;
 /// The layering of `src/` read from its imports: no import against ARCHITECTURE.md's table,
 /// no dependency cycle.
 mod layering;

@@ -10,6 +10,7 @@ pub mod parse;
 pub mod plan_args;
 pub mod pose_args;
 pub mod progress;
+pub mod score_args;
 
 use clap::{Parser, Subcommand};
 
@@ -17,6 +18,7 @@ use args::{RenderArgs, RunArgs};
 use bench_args::BenchArgs;
 use plan_args::PlanArgs;
 use pose_args::TrackArgs;
+use score_args::ScoreArgs;
 
 /// vanelia: insert a 3D product into a video so that it looks filmed.
 #[derive(Debug, Parser)]
@@ -43,4 +45,7 @@ pub enum Command {
     /// Run the main job (or the pose stage alone) on a few frames under several settings
     /// (schedulers, batch sizes) and report time, work done and memory of each.
     Bench(Box<BenchArgs>),
+    /// Run the main job on path-traced ground-truth scenes (tools/groundtruth) and score how
+    /// close each output is to the filmed truth, per scene and refine mode.
+    Score(ScoreArgs),
 }
