@@ -254,7 +254,7 @@ mod tests {
     #[test]
     fn iou_counts_coverage_at_one_half() {
         let a = disc(40, 40, 20.0, 20.0, 10.0);
-        let b = disc(40, 40, 22.0, 20.0, 10.0);
+        let b = disc(40, 40, 21.0, 20.0, 10.0);
         let iou = silhouette_iou(&a, &b);
         assert!(iou > 0.8 && iou < 0.95, "{iou}");
         assert_eq!(
