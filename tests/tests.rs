@@ -15,6 +15,8 @@ mod groundtruth;
 /// The layering of `src/` read from its imports: no import against ARCHITECTURE.md's table,
 /// no dependency cycle.
 mod layering;
+/// The key light read from the shot's cast shadows, the fallback and the override.
+mod light;
 /// The memory plan: `vanelia plan` and `--vram-budget` batch sizing.
 mod memory;
 /// Diffusion refinement end to end with the tiny fixture weights: region, batches, weights.

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser as _, ValueEnum as _};
 use vanelia::core::{NoProgress, Result};
-use vanelia::eval::{score_scene, table, GroundTruthScene, SceneScore};
-use vanelia::run::report::write_json;
-use vanelia::run::RunConfig;
+use vanelia::eval::{angle_deg, score_scene, table, GroundTruthScene, SceneScore};
+use vanelia::run::report::{read_json, report_path, write_json};
+use vanelia::run::{KeyLight, RunConfig, RunReport};
 use vanelia::video::MediaPath;
 
 use super::args::RefineArg;
@@ -120,11 +120,25 @@ fn score_one(
     vanelia::run::render_layers(&layers, &NoProgress)?;
     vanelia::run::run(&config, &NoProgress)?;
     let frames = score_scene(scene, &config.output, &layers_dir)?;
-    Ok(SceneScore::of(
-        &scene.truth.scene,
-        &variant_name(mode, args),
-        frames,
-    ))
+    let mut score = SceneScore::of(&scene.truth.scene, &variant_name(mode, args), frames);
+    let report: RunReport = read_json(&report_path(&config.output))?;
+    if let Some(light) = &report.key_light {
+        score.light_source = Some(
+            match light {
+                KeyLight::Given { .. } => "given",
+                KeyLight::Estimated(_) => "estimated",
+                KeyLight::Default { .. } => "default",
+            }
+            .into(),
+        );
+        let truth = scene
+            .truth
+            .lights
+            .first()
+            .and_then(|l| l.direction_to_light);
+        score.light_error_deg = truth.map(|t| angle_deg(light.dir_in_world(), t));
+    }
+    Ok(score)
 }
 
 /// Runs every selected scene under every mode; writes `score.json` and `score.txt` into the

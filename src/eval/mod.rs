@@ -160,6 +160,12 @@ pub struct SceneScore {
     pub removal_shadow: f64,
     /// Mean PSNR over the region, dB.
     pub psnr_db: f64,
+    /// Angle between the run's key light and the scene's, degrees (scenes with a key light).
+    #[serde(default)]
+    pub light_error_deg: Option<f64>,
+    /// Where the run's key light came from (`given`, `estimated`, `default`).
+    #[serde(default)]
+    pub light_source: Option<String>,
     /// Per frame.
     pub per_frame: Vec<FrameScore>,
 }
@@ -179,6 +185,8 @@ impl SceneScore {
             removal_product: mean(|s| s.removal_product),
             removal_shadow: mean(|s| s.removal_shadow),
             psnr_db: mean(|s| s.psnr_db),
+            light_error_deg: None,
+            light_source: None,
             per_frame,
         }
     }
@@ -238,10 +246,25 @@ pub fn score_scene(
     Ok(scores)
 }
 
+/// The key light's source and its error against the truth, e.g. `estimated 4.2°`.
+fn light_cell(s: &SceneScore) -> String {
+    let source = s.light_source.as_deref().unwrap_or("-");
+    match s.light_error_deg {
+        Some(e) => format!("{source} {e:.1}°"),
+        None => source.to_string(),
+    }
+}
+
+/// The angle between two directions, degrees.
+pub fn angle_deg(a: [f64; 3], b: [f64; 3]) -> f64 {
+    let (a, b) = (glam::DVec3::from_array(a), glam::DVec3::from_array(b));
+    a.angle_between(b).to_degrees()
+}
+
 /// The scores as a table, one row per scene and variant.
 pub fn table(scores: &[SceneScore]) -> String {
     let mut out = format!(
-        "{:<16} {:<14} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+        "{:<16} {:<14} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>16}\n",
         "scene",
         "variant",
         "frames",
@@ -250,11 +273,12 @@ pub fn table(scores: &[SceneScore]) -> String {
         "removal",
         "product",
         "shadow",
-        "PSNR dB"
+        "PSNR dB",
+        "light (error)"
     );
     for s in scores {
         out.push_str(&format!(
-            "{:<16} {:<14} {:>6} {:>9.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.1}\n",
+            "{:<16} {:<14} {:>6} {:>9.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.1} {:>16}\n",
             s.scene,
             s.variant,
             s.frames,
@@ -263,7 +287,8 @@ pub fn table(scores: &[SceneScore]) -> String {
             s.removal,
             s.removal_product,
             s.removal_shadow,
-            s.psnr_db
+            s.psnr_db,
+            light_cell(s)
         ));
     }
     out

@@ -8,6 +8,7 @@
 //! tying them together.
 
 pub mod gltf_check;
+pub mod keylight;
 pub mod lighting;
 pub mod material;
 pub mod occlusion;
@@ -133,16 +134,18 @@ impl RenderStage {
     }
 }
 
-/// Above the product, leaning towards the first camera (so the lit side faces the viewer and
-/// the shadow falls behind), unless the user gives a direction.
+/// The key light's direction: the one the options give, else [`default_key_direction`].
 fn key_direction(options: &RenderOptions, up: DVec3, anchor: DVec3, camera: &CameraPose) -> DVec3 {
-    if let Some(d) = options
+    options
         .light_dir_in_world
         .map(DVec3::from_array)
         .and_then(DVec3::try_normalize)
-    {
-        return d;
-    }
+        .unwrap_or_else(|| default_key_direction(up, anchor, camera))
+}
+
+/// Above the product, leaning towards the first camera (so the lit side faces the viewer and
+/// the shadow falls behind): the guess when neither the user nor the shot says.
+pub fn default_key_direction(up: DVec3, anchor: DVec3, camera: &CameraPose) -> DVec3 {
     let towards_camera = camera.centre_in_world() - anchor;
     let flat = towards_camera - up * up.dot(towards_camera);
     let side = up.cross(flat).normalize_or_zero();

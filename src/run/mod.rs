@@ -15,6 +15,7 @@ mod config;
 mod contact_sheet;
 mod encode;
 mod frames;
+mod light;
 mod memory;
 mod prepare;
 mod refine;
@@ -25,6 +26,7 @@ mod track;
 
 pub use config::{FrameSelection, RefineMode, RunConfig};
 pub use contact_sheet::sheet_path;
+pub use light::KeyLight;
 pub use report::{report_path, RunReport, StageReport, TrackingReport, Warning};
 pub use track::{track_only, track_report_path, TrackJob, TrackReport};
 

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::config::{RefineMode, RunConfig};
+use super::light::{self, KeyLight, LightInputs};
 use super::memory;
 use super::report::{write_json, RunReport, StageReport};
 use super::track::{self, TrackFrom, Tracker};
@@ -160,6 +161,18 @@ pub(super) fn prepare(
     let bbox = (model.bbox_min.as_dvec3(), model.bbox_max.as_dvec3());
     let (placement, placement_notes) = placement::place(&track, bbox, &cfg.placement)?;
     write_json(&workdir.file("placement.json"), &placement)?;
+    let key_light = light::resolve(&LightInputs {
+        given: cfg.render.light_dir_in_world,
+        source: &source,
+        clip: &clip,
+        track: &track,
+        placement: &placement,
+        workdir: &workdir,
+        input_sha: &input_sha,
+    })?;
+    let render_options = RenderOptions {
+        light_dir_in_world: Some(key_light.dir_in_world()),
+    };
     let refine = match (weights.diffusion, &memory_plan) {
         (Some(dirs), Some(plan)) => Some(refine_setup(cfg, dirs, plan)),
         _ => None,
@@ -170,7 +183,7 @@ pub(super) fn prepare(
         track_sha256: &hash::file_sha256(&workdir.file("track.json"))?,
         model_sha256: &hash::file_sha256(&cfg.model)?,
         placement: &placement,
-        render: &cfg.render,
+        render: &render_options,
     })?;
     let composite_key = hash::key_of(&CompositeKey {
         render: &render_key,
@@ -196,6 +209,17 @@ pub(super) fn prepare(
     for note in placement_notes {
         report.warn(Stage::Placement, None, note);
     }
+    if let KeyLight::Default { why, .. } = &key_light {
+        report.warn(
+            Stage::Render,
+            None,
+            format!(
+                "{why}; the key light stays above the product, leaning towards the first \
+                 camera (--light-dir sets it)"
+            ),
+        );
+    }
+    report.key_light = Some(key_light);
     for note in run_track.warnings {
         report.warn(Stage::Track, None, note);
     }
@@ -207,7 +231,7 @@ pub(super) fn prepare(
         track,
         model,
         placement,
-        render_options: cfg.render,
+        render_options,
         render_key,
         composite_key,
         report,
@@ -237,6 +261,7 @@ fn new_report(cfg: &RunConfig, clip: &ClipSummary, placement: &Placement) -> Run
         frames_total: clip.frame_count,
         options: cfg.clone(),
         render_adapter: None,
+        key_light: None,
         stages: Vec::new(),
         output_written: false,
         placement: Some(placement.clone()),

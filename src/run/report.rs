@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::config::RunConfig;
+use super::light::KeyLight;
 use crate::core::{Error, FrameNr, Result, Stage, StageTiming};
 use crate::diffusion::options::RefineStats;
 use crate::memory::monitor::MeasuredMemory;
@@ -86,6 +87,9 @@ pub struct RunReport {
     pub output_written: bool,
     /// Product placement in world coordinates.
     pub placement: Option<Placement>,
+    /// The key light and where it came from (given, read from the shot, or the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_light: Option<KeyLight>,
     /// The product model: bounds in metres, triangles, materials.
     pub model: Option<ModelSummary>,
     /// Peak resident set size of the process in bytes.
