@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser as _, ValueEnum as _};
 use vanelia::core::{NoProgress, Result};
 use vanelia::eval::{angle_deg, score_scene, table, GroundTruthScene, SceneScore};
-use vanelia::run::report::{read_json, report_path, write_json};
+use vanelia::run::json::{read_json, write_json};
+use vanelia::run::report::report_path;
 use vanelia::run::{KeyLight, RunConfig, RunReport};
 use vanelia::video::MediaPath;
 

@@ -15,7 +15,8 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-use super::report::{read_json, report_path, write_json, StageReport};
+use super::json::{read_json, write_json};
+use super::report::{report_path, StageReport};
 use super::track::{track_report_path, TrackReport};
 use super::RunReport;
 use crate::core::{Error, Result, Stage};

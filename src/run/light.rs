@@ -7,7 +7,7 @@
 use glam::DVec3;
 use serde::{Deserialize, Serialize};
 
-use super::report::{read_json, write_json};
+use super::json::{read_json, write_json};
 use crate::core::{hash, CameraTrack, Frame, Result};
 use crate::render::keylight::{self, EvidenceFrame, KeyLightEstimate};
 use crate::render::placement::Placement;

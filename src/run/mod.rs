@@ -15,6 +15,7 @@ mod config;
 mod contact_sheet;
 mod encode;
 mod frames;
+pub mod json;
 mod light;
 mod memory;
 mod prepare;
@@ -31,8 +32,8 @@ pub use report::{report_path, RunReport, StageReport, TrackingReport, Warning};
 pub use track::{track_only, track_report_path, TrackJob, TrackReport};
 
 use frames::{layers_for, plan_frames, FramePlan, BATCH};
+use json::write_json;
 use prepare::{prepare, Prepared, Target};
-use report::write_json;
 use state::Clocks;
 use stream::stream_frames;
 

@@ -5,9 +5,10 @@
 use serde::Serialize;
 
 use super::config::{RefineMode, RunConfig};
+use super::json::write_json;
 use super::light::{self, KeyLight, LightInputs};
 use super::memory;
-use super::report::{write_json, RunReport, StageReport};
+use super::report::{RunReport, StageReport};
 use super::track::{self, TrackFrom, Tracker};
 use crate::composite::CompositeSettings;
 use crate::core::{hash, CameraTrack, Error, FrameRange, Progress, Result, Stage};

@@ -2,13 +2,13 @@
 //! Written as JSON next to the output so a run can be audited after the fact, and read back
 //! by `vanelia bench` (the same types, so a field cannot drift between writer and reader).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use super::config::RunConfig;
 use super::light::KeyLight;
-use crate::core::{Error, FrameNr, Result, Stage, StageTiming};
+use crate::core::{FrameNr, Stage, StageTiming};
 use crate::diffusion::options::RefineStats;
 use crate::memory::monitor::MeasuredMemory;
 use crate::memory::profile::DeviceProfile;
@@ -123,24 +123,6 @@ impl RunReport {
     }
 }
 
-/// Writes `v` as pretty JSON, atomically.
-pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
-    let text = serde_json::to_vec_pretty(v).map_err(|e| Error::WorkDir {
-        detail: e.to_string(),
-        path: path.into(),
-    })?;
-    crate::core::atomic::write(path, &text)
-}
-
-/// Reads a report (or any JSON the run wrote) back.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(Error::io("read", path))?;
-    serde_json::from_str(&text).map_err(|e| Error::WorkDir {
-        detail: format!("unreadable report ({e})"),
-        path: path.into(),
-    })
-}
-
 /// A companion file of `output` named `name` (`report.json`, `contact.png`):
 /// `<output stem>.<name>` beside a video, `<name>` in a sequence's folder.
 pub fn companion_path(output: &MediaPath, name: &str) -> PathBuf {
@@ -159,6 +141,7 @@ pub fn report_path(output: &MediaPath) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn stage_entries_keep_their_json_shape_and_read_back() {

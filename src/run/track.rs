@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::report::{write_json, StageReport, TrackingReport};
+use super::json::write_json;
+use super::report::{StageReport, TrackingReport};
 use crate::core::{hash, CameraTrack, FrameRate, FrameSize, Progress, Result, Stage, StageTiming};
 use crate::memory::monitor::{MeasuredMemory, PeakMonitor};
 use crate::memory::profile::{peak_rss_bytes, DeviceProfile};
