@@ -16,8 +16,7 @@ use super::model::{
 };
 use super::resnet::conv;
 use super::time::TimestepEmbedding;
-use super::UNet2DConditionConfig;
-use crate::diffusion::weights::{load_component, DIFFUSERS_WEIGHTS};
+use super::{load_chunked, QueryChunked, UNet2DConditionConfig};
 
 /// `controlnet/config.json`: the UNet fields plus the hint encoder's widths.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -34,6 +33,12 @@ pub struct ControlNetConfig {
 
 fn three() -> usize {
     3
+}
+
+impl QueryChunked for ControlNetConfig {
+    fn set_query_chunk(&mut self, rows: usize) {
+        self.unet.query_chunk = rows;
+    }
 }
 
 impl ControlNetConfig {
@@ -163,16 +168,7 @@ impl ControlNetModel {
         device: &Device,
         query_chunk: usize,
     ) -> crate::Result<Self> {
-        load_component(
-            dir,
-            DIFFUSERS_WEIGHTS,
-            dtype,
-            device,
-            |vb, mut config: ControlNetConfig| {
-                config.unet.query_chunk = query_chunk;
-                Self::new(vb, config)
-            },
-        )
+        load_chunked(dir, (dtype, device), query_chunk, Self::new)
     }
 
     /// Residuals for the UNet, each multiplied by `scale` (0 to switch the control off).

@@ -50,6 +50,37 @@ fn default_query_chunk() -> usize {
     crate::nn::attention::QUERY_CHUNK
 }
 
+/// A UNet-shaped network's configuration, whose attention runs in query chunks.
+pub trait QueryChunked {
+    /// Sets the query rows per attention chunk.
+    fn set_query_chunk(&mut self, rows: usize);
+}
+
+impl QueryChunked for UNet2DConditionConfig {
+    fn set_query_chunk(&mut self, rows: usize) {
+        self.query_chunk = rows;
+    }
+}
+
+/// Loads a diffusers folder of a UNet-shaped network (`config.json`,
+/// `diffusion_pytorch_model.safetensors`) built by `build`, with attention in chunks of
+/// `query_chunk` query rows.
+pub(crate) fn load_chunked<C, M>(
+    dir: &std::path::Path,
+    (dtype, device): (candle_core::DType, &candle_core::Device),
+    query_chunk: usize,
+    build: impl FnOnce(candle_nn::VarBuilder<'static>, C) -> candle_core::Result<M>,
+) -> crate::Result<M>
+where
+    C: QueryChunked + serde::de::DeserializeOwned,
+{
+    let weights = crate::diffusion::weights::DIFFUSERS_WEIGHTS;
+    crate::diffusion::weights::load_component(dir, weights, dtype, device, |vb, mut config: C| {
+        config.set_query_chunk(query_chunk);
+        build(vb, config)
+    })
+}
+
 fn four() -> usize {
     4
 }

@@ -12,8 +12,7 @@ use candle_nn::{Conv2d, GroupNorm, VarBuilder};
 use super::resnet::{conv, ResnetBlock2D, UNetDownsample2D, UNetUpsample2D};
 use super::time::{timestep_features, TimestepEmbedding};
 use super::transformer::{Transformer2D, TransformerDims};
-use super::UNet2DConditionConfig;
-use crate::diffusion::weights::{load_component, DIFFUSERS_WEIGHTS};
+use super::{load_chunked, UNet2DConditionConfig};
 
 /// One down level: (resnet, optional attention) × layers, then an optional downsampler.
 #[derive(Debug, Clone)]
@@ -79,16 +78,7 @@ impl UNet2DConditionModel {
         device: &Device,
         query_chunk: usize,
     ) -> crate::Result<Self> {
-        load_component(
-            dir,
-            DIFFUSERS_WEIGHTS,
-            dtype,
-            device,
-            |vb, mut config: UNet2DConditionConfig| {
-                config.query_chunk = query_chunk;
-                Self::new(vb, config)
-            },
-        )
+        load_chunked(dir, (dtype, device), query_chunk, Self::new)
     }
 
     /// Builds the UNet from weights under `vb` (diffusers keys).
