@@ -17,9 +17,15 @@ const IOU_FLOOR: f64 = 0.97;
 const MOTION_BLUR_SCENE: &str = "motion_blur";
 /// Its IoU until the renderer blurs the product layers.
 const MOTION_BLUR_IOU_FLOOR: f64 = 0.85;
-/// Mean error removal of `--refine none` over all scenes today (0.62 measured, with the key
-/// light read from the shot).
-const MEAN_REMOVAL_FLOOR_NONE: f64 = 0.55;
+/// Mean error removal of `--refine none` over all scenes today (0.705 measured, with the key
+/// light's direction, strength and colours and the shadow's colour read from the shot).
+const MEAN_REMOVAL_FLOOR_NONE: f64 = 0.68;
+/// Every scene's own floor for `--refine none` (the lowest today: 0.51, overcast).
+const SCENE_REMOVAL_FLOOR_NONE: f64 = 0.45;
+/// How far the default refine (`classic`: the plate's grain) may fall below `none` on a
+/// scene: grain is independent noise, so it can only add its variance to a per-pixel error
+/// (0.001 measured); anything more is a harmonisation moving away from the truth.
+const CLASSIC_BELOW_NONE: f64 = 0.005;
 /// Largest error of the key light read from a sunlit scene's shadows, degrees (the goal: 10).
 const SUN_ERROR_CEILING_DEG: f64 = 12.0;
 /// No scene may come out much worse than leaving the product out.
@@ -84,6 +90,25 @@ fn every_scene_is_placed_as_filmed_and_scores_above_its_floor() {
     let none: Vec<&SceneScore> = scores.iter().filter(|s| s.variant == "none").collect();
     let mean = none.iter().map(|s| s.removal).sum::<f64>() / none.len() as f64;
     assert!(mean >= MEAN_REMOVAL_FLOOR_NONE, "mean removal {mean}");
+    for n in &none {
+        assert!(
+            n.removal >= SCENE_REMOVAL_FLOOR_NONE,
+            "{}: removal {}",
+            n.scene,
+            n.removal
+        );
+        let classic = scores
+            .iter()
+            .find(|s| s.scene == n.scene && s.variant == "classic")
+            .unwrap();
+        assert!(
+            classic.removal >= n.removal - CLASSIC_BELOW_NONE,
+            "{}: classic {} below none {}",
+            n.scene,
+            classic.removal,
+            n.removal
+        );
+    }
     for s in &scores {
         assert!(
             s.removal >= SCENE_REMOVAL_FLOOR,

@@ -1,6 +1,7 @@
-//! The key light read from the shot: on a sunlit ground-truth scene the cast shadows give the
-//! sun's direction; a track without points, or `--light-dir`, fall back or override, and the
-//! report says which.
+//! The light read from the shot: on a sunlit ground-truth scene the cast shadows give the
+//! sun's direction and the floor the sun's and sky's colours and their split; an overcast
+//! scene is taken as soft light; a track without points, or `--light-dir`, fall back or
+//! override, and the report says which.
 
 use std::path::Path;
 
@@ -18,14 +19,17 @@ fn angle_deg(a: [f64; 3], b: [f64; 3]) -> f64 {
     vanelia::eval::angle_deg(a, b)
 }
 
-#[test]
-fn the_sun_is_read_from_the_cast_shadows_of_a_sunlit_shot() {
-    let dir = tempfile::tempdir().unwrap();
-    let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/groundtruth/sun_high");
-    let truth = vanelia::eval::GroundTruthScene::open(&scene).unwrap().truth;
-    let sun = truth.lights[0].direction_to_light.unwrap();
-    let output = dir.path().join("out/%06d.png");
-    let out = vanelia(dir.path())
+fn ground_truth(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/groundtruth")
+        .join(name)
+}
+
+/// Runs the first frames of a ground-truth scene with its true placement.
+fn run_scene(dir: &Path, scene: &Path) -> RunReport {
+    let truth = vanelia::eval::GroundTruthScene::open(scene).unwrap().truth;
+    let output = dir.join("out/%06d.png");
+    let out = vanelia(dir)
         .arg("--input")
         .arg(scene.join("plate.mp4"))
         .arg("--model")
@@ -39,7 +43,36 @@ fn the_sun_is_read_from_the_cast_shadows_of_a_sunlit_shot() {
         .output()
         .unwrap();
     assert_ok(&out);
-    let report = read_report(&output);
+    read_report(&output)
+}
+
+/// A scene's (sun irradiance / π, sky radiance) in linear RGB, from its `scene.json`.
+fn true_sun_and_sky(scene: &Path) -> ([f64; 3], [f64; 3]) {
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(scene.join("scene.json")).unwrap()).unwrap();
+    let rgb = |v: &serde_json::Value, k: f64| [0, 1, 2].map(|c| v[c].as_f64().unwrap() * k);
+    let sun = &json["lights"][0];
+    let world = &json["world"];
+    (
+        rgb(
+            &sun["color_linear"],
+            sun["strength_w_m2"].as_f64().unwrap() / std::f64::consts::PI,
+        ),
+        rgb(&world["color_linear"], world["strength"].as_f64().unwrap()),
+    )
+}
+
+fn luminance(c: [f64; 3]) -> f64 {
+    0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+}
+
+#[test]
+fn the_sun_is_read_from_the_cast_shadows_of_a_sunlit_shot() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = ground_truth("sun_high");
+    let truth = vanelia::eval::GroundTruthScene::open(&scene).unwrap().truth;
+    let sun = truth.lights[0].direction_to_light.unwrap();
+    let report = run_scene(dir.path(), &scene);
     let Some(KeyLight::Estimated(estimate)) = &report.key_light else {
         panic!("no estimate: {:?}", report.key_light);
     };
@@ -49,6 +82,45 @@ fn the_sun_is_read_from_the_cast_shadows_of_a_sunlit_shot() {
         estimate.shadow_contrast > 0.5 && estimate.samples > 60,
         "{estimate:?}"
     );
+    // the sun against the sky, and the sky's blue against its red, as rendered
+    let light = report.light.expect("the report gives the light");
+    assert!(!light.soft && light.floor.is_some_and(|f| f.samples > 60));
+    let (true_sun, true_sky) = true_sun_and_sky(&scene);
+    let ratio = luminance(light.scene.key_rgb) / luminance(light.scene.sky_rgb);
+    let true_ratio = luminance(true_sun) / luminance(true_sky);
+    assert!(
+        (ratio / true_ratio - 1.0).abs() < 0.3,
+        "key/sky {ratio:.2}, truth {true_ratio:.2}: {light:?}"
+    );
+    let blue = light.scene.sky_rgb[2] / light.scene.sky_rgb[0];
+    let true_blue = true_sky[2] / true_sky[0];
+    assert!(
+        (blue / true_blue - 1.0).abs() < 0.25,
+        "sky blue/red {blue:.2}, truth {true_blue:.2}"
+    );
+    let t = light.scene.shadow_transmission_rgb;
+    assert!(
+        t[2] > t[0] && t.iter().all(|v| (0.05..0.6).contains(v)),
+        "{t:?}"
+    );
+}
+
+#[test]
+fn an_overcast_shot_is_taken_as_soft_light_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = run_scene(dir.path(), &ground_truth("overcast"));
+    let light = report.light.expect("the report gives the light");
+    assert!(light.soft, "{light:?}");
+    assert_eq!(light.scene.key_rgb, [0.0; 3]);
+    assert!(light
+        .scene
+        .sky_rgb
+        .iter()
+        .all(|v| v.is_finite() && *v > 0.1));
+    assert!(report
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("taken as soft")));
 }
 
 #[test]
@@ -76,7 +148,14 @@ fn a_track_without_points_keeps_the_default_light_and_says_why() {
     assert!(report
         .warnings
         .iter()
-        .any(|w| w.message.contains("--light-dir sets it")));
+        .any(|w| w.message.contains("--light-dir sets its direction")));
+    let light = report.light.expect("the report gives the light");
+    let all = [
+        light.scene.key_rgb,
+        light.scene.sky_rgb,
+        light.scene.shadow_transmission_rgb,
+    ];
+    assert!(all.iter().flatten().all(|v| v.is_finite()), "{light:?}");
 }
 
 #[test]

@@ -38,6 +38,7 @@ fn bench(c: &mut Criterion) {
                 feather_px: 1.0,
                 harmonise,
                 seed: 0,
+                shadow_tint_rgb: [1.0; 3],
             };
             group.bench_function(format!("cpu_composite_{name}_{size}"), |b| {
                 b.iter(|| composite(&frame, &l, FrameNr(0), &s))

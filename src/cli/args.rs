@@ -174,6 +174,7 @@ impl RunArgs {
                 feather_px: self.feather,
                 harmonise: harmonise_of(refine),
                 seed: self.seed,
+                shadow_tint_rgb: [1.0; 3],
             },
             placement: PlacementOptions {
                 place_in_world: self
@@ -196,6 +197,7 @@ impl RunArgs {
                     .as_deref()
                     .map(|s| parse_vec3("--light-dir", s))
                     .transpose()?,
+                light: None,
             },
             crf: self.crf,
             seq_rate,

@@ -34,6 +34,9 @@ pub struct CompositeSettings {
     pub harmonise: Harmonise,
     /// Seed for grain.
     pub seed: u64,
+    /// How much more than the luminance each channel darkens in the product's cast shadow
+    /// (the sky's colour against the key's); the run sets it from the shot's light.
+    pub shadow_tint_rgb: [f32; 3],
 }
 
 /// A rectangle of the frame: `x0, y0` and size.
@@ -83,7 +86,13 @@ pub fn composite(
         harmonise_classic(&mut product, &region, &settings, s.seed, nr);
     }
     let feathered = alpha.feathered_inward(s.feather_px);
-    blend(&bg, &product, &feathered, &shadow, roi, crop)
+    let layers = Blend {
+        product: &product,
+        alpha: &feathered,
+        shadow: &shadow,
+        shadow_tint_rgb: s.shadow_tint_rgb,
+    };
+    blend(&bg, &layers, roi, crop)
 }
 
 fn harmonise_classic(
@@ -174,20 +183,24 @@ fn ring_mask(alpha: &Plane, radius: usize) -> Vec<bool> {
         .collect()
 }
 
-fn blend(
-    bg: &[Plane; 3],
-    product: &[Plane; 3],
-    alpha: &Plane,
-    shadow: &Plane,
-    roi: Rect,
-    crop: Rect,
-) -> Patch {
+/// What goes over the background.
+struct Blend<'a> {
+    product: &'a [Plane; 3],
+    alpha: &'a Plane,
+    /// Light reaching the floor (1 = unshadowed).
+    shadow: &'a Plane,
+    shadow_tint_rgb: [f32; 3],
+}
+
+fn blend(bg: &[Plane; 3], over: &Blend<'_>, roi: Rect, crop: Rect) -> Patch {
     let (ox, oy) = ((crop.x0 - roi.x0) as usize, (crop.y0 - roi.y0) as usize);
     let rgb = RgbImage::from_fn(crop.w as u32, crop.h as u32, |x, y| {
         let i = (oy + y as usize) * roi.w + ox + x as usize;
-        let a = alpha.data[i];
+        let a = over.alpha.data[i];
+        let darkening = 1.0 - over.shadow.data[i];
         image::Rgb([0, 1, 2].map(|c| {
-            color::to_srgb(product[c].data[i] * a + (1.0 - a) * bg[c].data[i] * shadow.data[i])
+            let light = (1.0 - over.shadow_tint_rgb[c] * darkening).max(0.0);
+            color::to_srgb(over.product[c].data[i] * a + (1.0 - a) * bg[c].data[i] * light)
         }))
     });
     Patch {
@@ -220,6 +233,7 @@ mod tests {
             feather_px: 0.0,
             harmonise: Harmonise::None,
             seed: 0,
+            shadow_tint_rgb: [1.0; 3],
         };
         let patch = composite(&frame, &layers_with_square(), FrameNr(0), &s);
         assert_eq!(patch.origin_px, [15, 15]);
@@ -236,6 +250,7 @@ mod tests {
             feather_px: 2.0,
             harmonise: Harmonise::None,
             seed: 0,
+            shadow_tint_rgb: [1.0; 3],
         };
         let patch = composite(&frame, &layers_with_square(), FrameNr(0), &s);
         let edge = patch.rgb.get_pixel(0, 5)[0];
@@ -253,6 +268,7 @@ mod tests {
             feather_px: 1.0,
             harmonise: Harmonise::Classic(ClassicSettings::default()),
             seed: 3,
+            shadow_tint_rgb: [1.0; 3],
         };
         let l = layers_with_square();
         let a = composite(&frame, &l, FrameNr(4), &s);

@@ -32,6 +32,11 @@ pub fn to_srgb(v: f32) -> u8 {
     ENCODE[i.min(ENCODE_STEPS)]
 }
 
+/// Rec. 709 luminance of linear RGB.
+pub fn luminance(rgb: [f64; 3]) -> f64 {
+    0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
+}
+
 fn srgb_to_linear_f(c: f32) -> f32 {
     if c <= 0.04045 {
         c / 12.92

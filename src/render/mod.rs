@@ -15,6 +15,7 @@ pub mod occlusion;
 pub mod placement;
 pub mod raster;
 pub mod scene;
+pub mod scenelight;
 pub mod shadow;
 
 use glam::DVec3;
@@ -24,12 +25,12 @@ use crate::core::{CameraPose, DepthImage, Frame, FrameSize, RenderLayers, Result
 use placement::Placement;
 use raster::{GroundSetup, Rasterizer};
 use scene::ProductModel;
+use scenelight::SceneLight;
 use shadow::Footprint;
 
-/// Fraction of key light the product's cast shadow removes.
-const SHADOW_STRENGTH: f32 = 0.6;
-/// Darkening right under the product.
-const CONTACT_STRENGTH: f32 = 0.45;
+/// Darkening right under the product where all the light is the sky's (the contact shadow
+/// hides the sky; the key's shadow is the shadow map's).
+const CONTACT_STRENGTH: f64 = 0.45;
 
 /// Device memory rendering a batch of `frames` frames of `w × h` pixels holds: RGBA8 + depth
 /// f32 + mask + shadow targets, 4x MSAA colour and depth, and the read-back copies.
@@ -44,6 +45,9 @@ pub struct RenderOptions {
     /// Direction towards the key light in world coordinates; default above the product,
     /// leaning towards frame 0's camera.
     pub light_dir_in_world: Option<[f64; 3]>,
+    /// The shot's light (key, sky, shadow); default: [`SceneLight::unknown`] at the key's
+    /// elevation.
+    pub light: Option<SceneLight>,
 }
 
 /// Per-clip render state.
@@ -51,6 +55,7 @@ pub struct RenderStage {
     raster: Rasterizer,
     anchor_in_world: DVec3,
     ground: occlusion::Ground,
+    light: SceneLight,
 }
 
 /// One frame to render.
@@ -77,13 +82,18 @@ impl RenderStage {
         let up = DVec3::from_array(placement.plane_normal_in_world);
         let anchor = DVec3::from_array(placement.anchor_in_world);
         let bbox = (model.bbox_min.as_dvec3(), model.bbox_max.as_dvec3());
+        let key_dir = key_direction(options, up, anchor, first_camera);
+        let light = options.light.unwrap_or_else(|| {
+            SceneLight::unknown(up.dot(key_dir).clamp(-1.0, 1.0).asin().to_degrees())
+        });
+        let sky_share = light.shadow_transmission();
         let ground = GroundSetup {
-            key_dir_in_world: key_direction(options, up, anchor, first_camera),
+            key_dir_in_world: key_dir,
             plane_point_in_world: DVec3::from_array(placement.plane_point_in_world),
             plane_normal_in_world: up,
             footprint: Footprint::of_box(&world_from_object, bbox, up),
-            shadow_strength: SHADOW_STRENGTH,
-            contact_strength: CONTACT_STRENGTH,
+            shadow_strength: (1.0 - sky_share) as f32,
+            contact_strength: (CONTACT_STRENGTH * sky_share) as f32,
         };
         let raster = Rasterizer::new(model, world_from_object, &ground, size)?;
         let ground = occlusion::Ground {
@@ -94,6 +104,7 @@ impl RenderStage {
             raster,
             anchor_in_world: anchor,
             ground,
+            light,
         })
     }
 
@@ -115,7 +126,12 @@ impl RenderStage {
                 (
                     *j.camera,
                     [distance * 0.01, distance * 1000.0],
-                    lighting::estimate(&j.frame.rgb, j.camera),
+                    lighting::estimate(
+                        &j.frame.rgb,
+                        j.camera,
+                        &self.light,
+                        self.ground.normal_in_world,
+                    ),
                 )
             })
             .collect();

@@ -149,7 +149,7 @@ fn composite_and_refine(
     state: &mut StreamState,
     clocks: &mut Clocks,
 ) -> Result<Vec<Patch>> {
-    let settings = &ctx.cfg.composite;
+    let settings = &ctx.p.composite;
     let patches: Vec<Patch> = clocks.composite.time(|| {
         use rayon::prelude::*;
         frames

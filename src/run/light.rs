@@ -1,16 +1,21 @@
-//! The key light of a run, decided once per clip before any frame is rendered: the user's
-//! `--light-dir`, else the direction the shot's cast shadows give (`render::keylight`, over a
-//! few frames spread through the clip), else the default guess with a warning that says why.
-//! The estimate is cached in the work directory under a key of the input, track and
-//! placement, so a rerun does not decode the clip twice.
+//! The light of a run, decided once per clip before any frame is rendered, from a few frames
+//! spread through the clip. The key's direction: the user's `--light-dir`, else the one the
+//! shot's cast shadows give (`render::keylight`), else the default guess with a warning that
+//! says why. Its strength and colour, the sky's and the shadow's (`render::scenelight`): from
+//! the lit and shadowed floor where the shot shows them, soft light where the floor shows no
+//! cast shadow, a default split where the track has no points. The result is cached in the
+//! work directory under a key of the input, track, placement and `--light-dir`, so a rerun
+//! does not decode the clip twice.
 
 use glam::DVec3;
 use serde::{Deserialize, Serialize};
 
 use super::json::{read_json, write_json};
 use crate::core::{hash, CameraTrack, Frame, Result};
-use crate::render::keylight::{self, EvidenceFrame, KeyLightEstimate};
+use crate::render::keylight::{self, EvidenceFrame, FloorLight, KeyLightEstimate, NoEstimate};
+use crate::render::lighting;
 use crate::render::placement::Placement;
+use crate::render::scenelight::{self, SceneLight};
 use crate::video::{ClipSummary, Source};
 use crate::workdir::{WorkDir, TOOL_VERSION};
 
@@ -44,6 +49,20 @@ impl KeyLight {
     }
 }
 
+/// The light of a shot: the key's direction and where it came from, and the levels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShotLight {
+    /// The key light's direction.
+    pub key: KeyLight,
+    /// Key, sky and shadow in the video's units.
+    pub scene: SceneLight,
+    /// What the floor showed, when it showed cast shadows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<FloorLight>,
+    /// The floor showed no cast shadows: the light is soft, from above.
+    pub soft: bool,
+}
+
 /// What the estimate depends on.
 #[derive(Serialize)]
 struct LightKey<'a> {
@@ -51,13 +70,14 @@ struct LightKey<'a> {
     input_sha256: &'a str,
     track_sha256: &'a str,
     placement: &'a Placement,
+    given: Option<[f64; 3]>,
 }
 
 /// The cached estimate.
 #[derive(Serialize, Deserialize)]
 struct Cached {
     key: String,
-    light: KeyLight,
+    light: ShotLight,
 }
 
 /// What the key light needs to know of the run.
@@ -71,19 +91,14 @@ pub(super) struct LightInputs<'a> {
     pub input_sha: &'a str,
 }
 
-/// The run's key light.
-pub(super) fn resolve(inputs: &LightInputs<'_>) -> Result<KeyLight> {
-    if let Some(dir) = inputs.given {
-        let dir = DVec3::from_array(dir).normalize_or(DVec3::Z);
-        return Ok(KeyLight::Given {
-            dir_in_world: dir.to_array(),
-        });
-    }
+/// The run's light.
+pub(super) fn resolve(inputs: &LightInputs<'_>) -> Result<ShotLight> {
     let key = hash::key_of(&LightKey {
         tool: TOOL_VERSION,
         input_sha256: inputs.input_sha,
         track_sha256: &hash::file_sha256(&inputs.workdir.file("track.json"))?,
         placement: inputs.placement,
+        given: inputs.given,
     })?;
     let path = inputs.workdir.file("light.json");
     if let Ok(cached) = read_json::<Cached>(&path) {
@@ -104,7 +119,7 @@ pub(super) fn resolve(inputs: &LightInputs<'_>) -> Result<KeyLight> {
 
 /// Decodes up to [`keylight::FRAMES`] frames spread over the clip and reads the light from
 /// them.
-fn estimate(inputs: &LightInputs<'_>) -> Result<KeyLight> {
+fn estimate(inputs: &LightInputs<'_>) -> Result<ShotLight> {
     let frames = spread_frames(inputs.source, inputs.clip.frame_count)?;
     let cameras: Vec<_> = frames
         .iter()
@@ -125,20 +140,63 @@ fn estimate(inputs: &LightInputs<'_>) -> Result<KeyLight> {
         normal_in_world: up,
         anchor_in_world: anchor,
     };
-    Ok(
-        match keylight::estimate(&evidence, &inputs.track.points, &ground) {
-            Ok(estimate) => KeyLight::Estimated(estimate),
-            Err(why) => KeyLight::Default {
-                dir_in_world: crate::render::default_key_direction(
-                    up,
-                    anchor,
-                    &inputs.track.poses[0],
-                )
-                .to_array(),
-                why: why.to_string(),
-            },
+    let levels = lighting::shot_levels(&evidence, &ground);
+    let chroma = levels.map_or([1.0; 3], |l| l.chroma_rgb);
+    let default_dir =
+        || crate::render::default_key_direction(up, anchor, &inputs.track.poses[0]).to_array();
+    let given = inputs.given.map(|d| KeyLight::Given {
+        dir_in_world: DVec3::from_array(d).normalize_or(DVec3::Z).to_array(),
+    });
+    let (key, floor, read) = match keylight::gather(&evidence, &inputs.track.points, &ground) {
+        Ok(shot) => {
+            // no cast shadows: all light is the sky's, and the key (none) points up
+            let key = given.unwrap_or_else(|| match shot.direction() {
+                Ok(estimate) => KeyLight::Estimated(estimate),
+                Err(why) => default_light(up.to_array(), &why),
+            });
+            let floor = match &key {
+                KeyLight::Default { .. } => None,
+                _ => shot.floor_light(DVec3::from_array(key.dir_in_world())),
+            };
+            let soft = matches!(key, KeyLight::Default { .. });
+            let chroma = shot.lit_floor_chroma().unwrap_or(chroma);
+            (key, floor, soft.then_some(chroma))
+        }
+        Err(why) => (
+            given.unwrap_or_else(|| default_light(default_dir(), &why)),
+            None,
+            None,
+        ),
+    };
+    let elevation_deg = up
+        .dot(DVec3::from_array(key.dir_in_world()))
+        .clamp(-1.0, 1.0)
+        .asin()
+        .to_degrees();
+    let evidence = match (floor, read) {
+        (Some(floor), _) => scenelight::Evidence::Floor {
+            floor,
+            elevation_deg,
         },
-    )
+        (None, Some(chroma_rgb)) => scenelight::Evidence::Diffuse { chroma_rgb },
+        (None, None) => scenelight::Evidence::Unknown {
+            elevation_deg,
+            chroma_rgb: chroma,
+        },
+    };
+    Ok(ShotLight {
+        key,
+        scene: SceneLight::from_shot(&evidence, levels.map(|l| l.bright)),
+        floor,
+        soft: matches!(evidence, scenelight::Evidence::Diffuse { .. }),
+    })
+}
+
+fn default_light(dir_in_world: [f64; 3], why: &NoEstimate) -> KeyLight {
+    KeyLight::Default {
+        dir_in_world,
+        why: why.to_string(),
+    }
 }
 
 /// Up to [`keylight::FRAMES`] frames evenly spread over the clip (first and last included).

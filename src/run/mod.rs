@@ -27,7 +27,7 @@ mod track;
 
 pub use config::{FrameSelection, RefineMode, RunConfig};
 pub use contact_sheet::sheet_path;
-pub use light::KeyLight;
+pub use light::{KeyLight, ShotLight};
 pub use report::{report_path, RunReport, StageReport, TrackingReport, Warning};
 pub use track::{track_only, track_report_path, TrackJob, TrackReport};
 

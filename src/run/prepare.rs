@@ -58,6 +58,8 @@ pub(super) struct Prepared {
     pub model: ProductModel,
     pub placement: Placement,
     pub render_options: RenderOptions,
+    /// The composite settings with the shot's shadow colour.
+    pub composite: CompositeSettings,
     pub render_key: String,
     pub composite_key: String,
     pub report: RunReport,
@@ -162,7 +164,7 @@ pub(super) fn prepare(
     let bbox = (model.bbox_min.as_dvec3(), model.bbox_max.as_dvec3());
     let (placement, placement_notes) = placement::place(&track, bbox, &cfg.placement)?;
     write_json(&workdir.file("placement.json"), &placement)?;
-    let key_light = light::resolve(&LightInputs {
+    let shot_light = light::resolve(&LightInputs {
         given: cfg.render.light_dir_in_world,
         source: &source,
         clip: &clip,
@@ -172,7 +174,12 @@ pub(super) fn prepare(
         input_sha: &input_sha,
     })?;
     let render_options = RenderOptions {
-        light_dir_in_world: Some(key_light.dir_in_world()),
+        light_dir_in_world: Some(shot_light.key.dir_in_world()),
+        light: Some(shot_light.scene),
+    };
+    let composite = CompositeSettings {
+        shadow_tint_rgb: shot_light.scene.shadow_tint_rgb(),
+        ..cfg.composite
     };
     let refine = match (weights.diffusion, &memory_plan) {
         (Some(dirs), Some(plan)) => Some(refine_setup(cfg, dirs, plan)),
@@ -188,7 +195,7 @@ pub(super) fn prepare(
     })?;
     let composite_key = hash::key_of(&CompositeKey {
         render: &render_key,
-        composite: &cfg.composite,
+        composite: &composite,
         refine: refine.as_ref().map(|r| &r.options),
     })?;
     workdir.record_stage(
@@ -196,7 +203,7 @@ pub(super) fn prepare(
         &render_key,
         &serde_json::json!({ "placement": &placement, "model": &cfg.model }),
     )?;
-    workdir.record_stage(Stage::Composite, &composite_key, &cfg.composite)?;
+    workdir.record_stage(Stage::Composite, &composite_key, &composite)?;
     let mut report = new_report(cfg, &clip, &placement);
     report.memory_plan = memory_plan;
     report.model = Some(model.summary());
@@ -210,17 +217,20 @@ pub(super) fn prepare(
     for note in placement_notes {
         report.warn(Stage::Placement, None, note);
     }
-    if let KeyLight::Default { why, .. } = &key_light {
+    if let KeyLight::Default { why, .. } = &shot_light.key {
+        let how = if shot_light.soft {
+            "the light is taken as soft: all of it from the sky, no key light"
+        } else {
+            "the key light stays above the product, leaning towards the first camera"
+        };
         report.warn(
             Stage::Render,
             None,
-            format!(
-                "{why}; the key light stays above the product, leaning towards the first \
-                 camera (--light-dir sets it)"
-            ),
+            format!("{why}; {how} (--light-dir sets its direction)"),
         );
     }
-    report.key_light = Some(key_light);
+    report.key_light = Some(shot_light.key.clone());
+    report.light = Some(shot_light);
     for note in run_track.warnings {
         report.warn(Stage::Track, None, note);
     }
@@ -233,6 +243,7 @@ pub(super) fn prepare(
         model,
         placement,
         render_options,
+        composite,
         render_key,
         composite_key,
         report,
@@ -263,6 +274,7 @@ fn new_report(cfg: &RunConfig, clip: &ClipSummary, placement: &Placement) -> Run
         options: cfg.clone(),
         render_adapter: None,
         key_light: None,
+        light: None,
         stages: Vec::new(),
         output_written: false,
         placement: Some(placement.clone()),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::config::RunConfig;
-use super::light::KeyLight;
+use super::light::{KeyLight, ShotLight};
 use crate::core::{FrameNr, Stage, StageTiming};
 use crate::diffusion::options::RefineStats;
 use crate::memory::monitor::MeasuredMemory;
@@ -90,6 +90,9 @@ pub struct RunReport {
     /// The key light and where it came from (given, read from the shot, or the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_light: Option<KeyLight>,
+    /// The shot's light: key, sky and shadow levels, and the floor evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub light: Option<ShotLight>,
     /// The product model: bounds in metres, triangles, materials.
     pub model: Option<ModelSummary>,
     /// Peak resident set size of the process in bytes.

@@ -7,11 +7,14 @@ use super::basis::Basis;
 use super::EvidenceFrame;
 use crate::core::filter::Plane;
 use crate::core::{color, CameraPose};
+use image::RgbImage;
 
 /// A frame ready for sampling: luminance, lightly blurred, and the lit floor's level around
 /// each place.
 pub(super) struct Prepared<'a> {
     pub(super) camera: &'a CameraPose,
+    /// The picture itself, for colours.
+    pub(super) image: &'a RgbImage,
     pub(super) luminance: Plane,
     pub(super) lit: LocalLevels,
     pub(super) basis: Basis,
@@ -72,6 +75,7 @@ pub(super) fn prepare<'a>(
     }
     Some(Prepared {
         camera: f.camera,
+        image: f.rgb,
         luminance,
         lit,
         basis,
@@ -92,21 +96,40 @@ pub(super) fn at(plane: &Plane, px: DVec2) -> f32 {
 }
 
 impl Prepared<'_> {
-    /// `ln(lit floor / floor at the point)` where the frame sees the ground point, `None`
-    /// outside the frame or behind a nearer object.
-    pub(super) fn darkness_at(&self, ground_point: DVec3) -> Option<f64> {
+    /// The pixel where the frame sees the ground point, `None` outside the frame or behind a
+    /// nearer object.
+    fn visible(&self, ground_point: DVec3) -> Option<DVec2> {
         let (w, h) = (self.luminance.width, self.luminance.height);
         let (px, depth) = pixel_of(self.camera, ground_point, w, h)?;
         let cell = (
             (px.x / OCCLUSION_CELL_PX) as usize,
             (px.y / OCCLUSION_CELL_PX) as usize,
         );
-        if f64::from(self.occluders.at(cell.0, cell.1)) < depth * 0.97 {
-            return None;
-        }
+        (f64::from(self.occluders.at(cell.0, cell.1)) >= depth * 0.97).then_some(px)
+    }
+
+    /// `ln(lit floor / floor at the point)` where the frame sees the ground point.
+    pub(super) fn darkness_at(&self, ground_point: DVec3) -> Option<f64> {
+        let px = self.visible(ground_point)?;
         let lit = f64::from(self.lit.at(self.basis.on_plane(ground_point))?.max(1e-4));
         let y = f64::from(at(&self.luminance, px)).max(1e-4);
         Some((lit / y).ln().clamp(-0.5, 2.5))
+    }
+
+    /// Linear RGB around the pixel that sees the ground point (a 3x3 mean).
+    pub(super) fn rgb_at(&self, ground_point: DVec3) -> Option<[f64; 3]> {
+        let px = self.visible(ground_point)?;
+        let (x, y) = (px.x as u32, px.y as u32);
+        let mut sum = [0.0; 3];
+        for yy in y - 1..=y + 1 {
+            for xx in x - 1..=x + 1 {
+                let p = self.image.get_pixel(xx, yy);
+                for c in 0..3 {
+                    sum[c] += f64::from(color::to_linear(p[c])) / 9.0;
+                }
+            }
+        }
+        Some(sum)
     }
 }
 

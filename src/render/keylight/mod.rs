@@ -105,19 +105,29 @@ impl std::fmt::Display for NoEstimate {
 }
 
 mod basis;
+mod floorlight;
 mod frames;
 mod search;
 
+pub use floorlight::FloorLight;
+
 use basis::Basis;
-use frames::{floor_samples, prepare, Prepared};
+use frames::{floor_samples, prepare};
 use search::{spacing, FootGrid, Search};
 
-/// The key light's direction from `frames` of the shot and the track's `points`.
-pub fn estimate(
-    frames: &[EvidenceFrame<'_>],
+/// The shot as evidence of its light: the frames prepared for sampling, the track's points
+/// split into objects and floor.
+pub struct Evidence<'a> {
+    search: Search<'a>,
+}
+
+/// Gathers the evidence of `frames` and the track's `points`; refused when the track has too
+/// few points above the ground or on it.
+pub fn gather<'a>(
+    frames: &[EvidenceFrame<'a>],
     points: &[ScenePoint],
     ground: &Ground,
-) -> Result<KeyLightEstimate, NoEstimate> {
+) -> Result<Evidence<'a>, NoEstimate> {
     let scale = frames
         .iter()
         .map(|f| (f.camera.centre_in_world() - ground.anchor_in_world).length())
@@ -141,40 +151,70 @@ pub fn estimate(
     }
     let objects = subsample(objects, MAX_POINTS);
     let basis = Basis::around(n);
-    let prepared: Vec<Prepared<'_>> = frames
+    let prepared: Vec<_> = frames
         .iter()
         .filter_map(|f| prepare(f, &floor, &objects, (basis, LOCAL_RADIUS * scale)))
         .collect();
-    let floor = floor_samples(&prepared, &floor, &basis);
+    let floor_points = floor_samples(&prepared, &floor, &basis);
     let foot_radius = 1.5 * spacing(&objects);
-    let search = Search {
-        frames: &prepared,
-        objects: &objects,
-        heights: objects.iter().map(|&p| height(p)).collect(),
-        floor,
-        foot_radius,
-        footprints: FootGrid::new(
-            objects.iter().map(|&p| basis.on_plane(p)),
-            2.0 * foot_radius,
-        ),
-        basis,
-    };
-    let (best, median) = search.run();
-    let Some(best) = best else {
-        return Err(NoEstimate::NoCastShadows);
-    };
-    let prominence = best.score - median;
-    if best.contrast < MIN_CONTRAST || prominence < MIN_PROMINENCE {
-        return Err(NoEstimate::NoCastShadows);
-    }
-    Ok(KeyLightEstimate {
-        dir_in_world: best.dir.to_array(),
-        elevation_deg: n.dot(best.dir).clamp(-1.0, 1.0).asin().to_degrees(),
-        shadow_contrast: best.contrast,
-        prominence,
-        points: objects.len(),
-        samples: best.samples,
+    Ok(Evidence {
+        search: Search {
+            heights: objects.iter().map(|&p| height(p)).collect(),
+            footprints: FootGrid::new(
+                objects.iter().map(|&p| basis.on_plane(p)),
+                2.0 * foot_radius,
+            ),
+            frames: prepared,
+            objects,
+            floor_points,
+            floor,
+            foot_radius,
+            basis,
+        },
     })
+}
+
+impl Evidence<'_> {
+    /// The key light's direction: the one whose shadow feet are darkest, if it stands out.
+    pub fn direction(&self) -> Result<KeyLightEstimate, NoEstimate> {
+        let (best, median) = self.search.run();
+        let Some(best) = best else {
+            return Err(NoEstimate::NoCastShadows);
+        };
+        let prominence = best.score - median;
+        if best.contrast < MIN_CONTRAST || prominence < MIN_PROMINENCE {
+            return Err(NoEstimate::NoCastShadows);
+        }
+        let n = self.search.basis.n;
+        Ok(KeyLightEstimate {
+            dir_in_world: best.dir.to_array(),
+            elevation_deg: n.dot(best.dir).clamp(-1.0, 1.0).asin().to_degrees(),
+            shadow_contrast: best.contrast,
+            prominence,
+            points: self.search.objects.len(),
+            samples: best.samples,
+        })
+    }
+
+    /// How the floor is lit: its colour where lit, and what is left of it in the cast
+    /// shadows of a light towards `dir` (world); `None` where too few shadow feet are seen.
+    pub fn floor_light(&self, dir: DVec3) -> Option<FloorLight> {
+        floorlight::measure(&self.search, dir)
+    }
+
+    /// The colour of the lit floor alone (rgb / luminance), for shots without cast shadows.
+    pub fn lit_floor_chroma(&self) -> Option<[f64; 3]> {
+        floorlight::lit_chroma(&self.search)
+    }
+}
+
+/// The key light's direction from `frames` of the shot and the track's `points`.
+pub fn estimate(
+    frames: &[EvidenceFrame<'_>],
+    points: &[ScenePoint],
+    ground: &Ground,
+) -> Result<KeyLightEstimate, NoEstimate> {
+    gather(frames, points, ground)?.direction()
 }
 
 /// At most `max` of `v`, evenly spaced.
@@ -321,6 +361,32 @@ mod tests {
                 "light {light}: got {got}, {error:.1} degrees off, {est:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_floor_keeps_what_the_shadow_leaves_of_the_light() {
+        let light = DVec3::new(-0.5, -0.6, 0.8).normalize();
+        let (cameras, frames, points) = scene(light);
+        let evidence: Vec<EvidenceFrame<'_>> = frames
+            .iter()
+            .zip(&cameras)
+            .map(|(rgb, camera)| EvidenceFrame { rgb, camera })
+            .collect();
+        let floor = gather(&evidence, &points, &ground())
+            .unwrap()
+            .floor_light(light)
+            .unwrap();
+        // the ray caster darkens shadowed floor to a third of its sRGB value
+        let lit = f64::from(crate::core::color::to_linear(150));
+        let shadowed = f64::from(crate::core::color::to_linear(50));
+        let expected = shadowed / lit;
+        for t in floor.shadow_transmission_rgb {
+            assert!(
+                (t / expected - 1.0).abs() < 0.35,
+                "{floor:?}, expected {expected}"
+            );
+        }
+        assert!(floor.lit_chroma_rgb.iter().all(|c| (c - 1.0).abs() < 0.02));
     }
 
     #[test]

@@ -22,10 +22,13 @@ pub(super) struct Candidate {
 
 /// The direction search over the upper hemisphere.
 pub(super) struct Search<'a> {
-    pub(super) frames: &'a [Prepared<'a>],
-    pub(super) objects: &'a [DVec3],
+    pub(super) frames: Vec<Prepared<'a>>,
+    pub(super) objects: Vec<DVec3>,
     pub(super) heights: Vec<f64>,
-    pub(super) floor: Vec<FloorSample>,
+    /// The floor points (world).
+    pub(super) floor: Vec<DVec3>,
+    /// Their darkness over the frames.
+    pub(super) floor_points: Vec<FloorSample>,
     /// Radius within which a floor point counts as under a foot (the object points' spacing).
     pub(super) foot_radius: f64,
     /// The objects' footprints (their points dropped onto the plane): a foot there is under
@@ -85,15 +88,9 @@ impl Search<'_> {
         if along <= 1e-3 {
             return nothing;
         }
-        let feet: Vec<DVec3> = self
-            .objects
-            .iter()
-            .zip(&self.heights)
-            .map(|(p, &h)| *p - dir * (h / along))
-            .filter(|&f| !self.footprints.covers(self.basis.on_plane(f)))
-            .collect();
+        let feet = self.feet(dir, along);
         let (mut sum, mut count) = (0.0, 0);
-        for frame in self.frames {
+        for frame in &self.frames {
             for &foot in &feet {
                 if let Some(d) = frame.darkness_at(foot) {
                     sum += d;
@@ -110,7 +107,7 @@ impl Search<'_> {
             self.foot_radius,
         );
         let lit: Vec<f64> = self
-            .floor
+            .floor_points
             .iter()
             .filter(|f| !grid.covers(f.on_plane))
             .map(|f| f.darkness)
@@ -130,6 +127,19 @@ impl Search<'_> {
             contrast,
             samples: count,
         }
+    }
+}
+
+impl Search<'_> {
+    /// The shadow feet of the object points for a light towards `dir` (`along` its component
+    /// along the normal), those under an object's own footprint left out.
+    pub(super) fn feet(&self, dir: DVec3, along: f64) -> Vec<DVec3> {
+        self.objects
+            .iter()
+            .zip(&self.heights)
+            .map(|(p, &h)| *p - dir * (h / along))
+            .filter(|&f| !self.footprints.covers(self.basis.on_plane(f)))
+            .collect()
     }
 }
 
