@@ -26,6 +26,7 @@ fn opaque() -> serde_json::Value {
 fn no_ground() -> GroundSetup {
     GroundSetup {
         key_dir_in_world: DVec3::new(0.0, -1.0, -0.2).normalize(),
+        key_angle_deg: 1.0,
         plane_point_in_world: DVec3::new(0.0, 100.0, 0.0),
         plane_normal_in_world: DVec3::new(0.0, -1.0, 0.0),
         footprint: Footprint::of_box(

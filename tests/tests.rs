@@ -23,6 +23,8 @@ mod memory;
 mod refine;
 /// Rendering checks: projection against the analytic pinhole, orientation.
 mod render;
+/// Shading: reflections of the sky and floor, penumbrae as wide as the light.
+mod shading;
 /// `vanelia track` and the tracker in the main job, with the tiny DPT model.
 mod track_cli;
 /// Camera tracking on synthetic point maps: alignment accuracy, keyframes, registration.

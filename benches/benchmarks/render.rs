@@ -67,6 +67,7 @@ fn bench(c: &mut Criterion) {
     };
     let ground = GroundSetup {
         key_dir_in_world: DVec3::new(0.3, 1.0, 0.4).normalize(),
+        key_angle_deg: 1.0,
         plane_point_in_world: DVec3::ZERO,
         plane_normal_in_world: DVec3::Y,
         footprint: Footprint::of_box(

@@ -8,6 +8,7 @@ struct FrameUniforms {
     camera_in_world: vec4<f32>,
     // z in camera coordinates (metres) = dot(depth_row.xyz, p) + depth_row.w
     depth_row: vec4<f32>,
+    // xyz: unit direction towards the key light; w: tangent of its angular radius.
     key_dir_in_world: vec4<f32>,
     key_color: vec4<f32>,
     // Ambient irradiance / pi = sh[0] + sh[1] * n.x + sh[2] * n.y + sh[3] * n.z (world n).

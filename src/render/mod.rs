@@ -89,6 +89,7 @@ impl RenderStage {
         let sky_share = light.shadow_transmission();
         let ground = GroundSetup {
             key_dir_in_world: key_dir,
+            key_angle_deg: light.key_angle_deg,
             plane_point_in_world: DVec3::from_array(placement.plane_point_in_world),
             plane_normal_in_world: up,
             footprint: Footprint::of_box(&world_from_object, bbox, up),

@@ -107,6 +107,22 @@ fn ambient_over_pi(n: vec3<f32>) -> vec3<f32> {
     return max(e, vec3<f32>(0.0));
 }
 
+// Radiance arriving from direction d (world), for a reflection of roughness r: the sky above
+// the ground plane and the floor below it (the two hemispheres the ambient field is made of,
+// recovered from it: sh . up = (sky - floor) / 2), meeting at a horizon as sharp as the
+// surface is smooth, plus the field's sideways variation (3/2: irradiance back to radiance).
+fn environment(d: vec3<f32>, r: f32) -> vec3<f32> {
+    let up = frame.plane.xyz;
+    let half_diff = frame.sh[1].rgb * up.x + frame.sh[2].rgb * up.y + frame.sh[3].rgb * up.z;
+    let sky = frame.sh[0].rgb + half_diff;
+    let floor = frame.sh[0].rgb - half_diff;
+    let along = dot(d, up);
+    let sideways = frame.sh[1].rgb * d.x + frame.sh[2].rgb * d.y + frame.sh[3].rgb * d.z - half_diff * along;
+    let width = r * r + 0.03;
+    let l = mix(floor, sky, smoothstep(-width, width, along)) + 1.5 * sideways;
+    return max(l, vec3<f32>(0.0));
+}
+
 // Key-light visibility from the shadow map, 3x3 PCF.
 fn key_visibility(p: vec3<f32>, bias_world: f32) -> f32 {
     let lp = frame.light_clip_from_world * vec4<f32>(p + frame.key_dir_in_world.xyz * bias_world, 1.0);
@@ -158,7 +174,7 @@ fn fs_main(in: VertexOutput, @builtin(front_facing) front_facing: bool) -> Color
     let visibility = mix(1.0, key_visibility(in.position_in_world, frame.shadow_params.w * 1.5), frame.shadow_params.x);
     let direct = (diffuse_color * (1.0 - fresnel) + PI * specular) * frame.key_color.rgb * n_dot_l * visibility;
     let ambient_fresnel = f0 + (1.0 - f0) * pow(1.0 - n_dot_v, 5.0) * (1.0 - roughness);
-    let ambient = (diffuse_color * ambient_over_pi(n) + ambient_fresnel * ambient_over_pi(reflect(-v, n))) * occlusion;
+    let ambient = (diffuse_color * ambient_over_pi(n) + ambient_fresnel * environment(reflect(-v, n), roughness)) * occlusion;
     let rgb = direct + ambient + emissive;
 
     var out: ColorOutput;

@@ -23,6 +23,10 @@ use crate::core::color::luminance;
 pub const WHITE_ALBEDO: f64 = 0.9;
 /// Fraction of the light left in a cast shadow when the shot does not show one.
 const DEFAULT_TRANSMISSION: f64 = 0.4;
+/// The key light's angular diameter, degrees: the sun's disc (0.53°) widened by the bright
+/// aureole around it that any haze adds; its shadow's penumbra is this angle times the
+/// distance to the occluder.
+pub const KEY_ANGLE_DEG: f64 = 1.0;
 /// Lowest key elevation the split trusts, degrees (grazing light on the floor).
 const MIN_ELEVATION_DEG: f64 = 5.0;
 
@@ -72,6 +76,9 @@ pub struct SceneLight {
     pub shadow_transmission_rgb: [f64; 3],
     /// The key's elevation above the ground plane the split was made for, degrees.
     pub key_elevation_deg: f64,
+    /// The key's angular diameter, degrees (how fast its shadow softens with distance);
+    /// [`KEY_ANGLE_DEG`], not read from the shot.
+    pub key_angle_deg: f64,
     /// Irradiance / π (luminance) on a surface facing the key: the level the rest scales with.
     pub level: f64,
     /// Where the level came from.
@@ -114,6 +121,7 @@ impl SceneLight {
             sky_rgb: [0, 1, 2].map(|c| transmission[c] * floor_rgb[c]),
             shadow_transmission_rgb: transmission,
             key_elevation_deg,
+            key_angle_deg: KEY_ANGLE_DEG,
             level,
             level_from,
         }

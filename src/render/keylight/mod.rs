@@ -75,6 +75,14 @@ pub struct KeyLightEstimate {
     pub samples: usize,
 }
 
+impl KeyLightEstimate {
+    /// Whether the shadows are clear enough to trust the direction: dark enough, and the
+    /// direction standing out from the others.
+    pub fn is_clear(&self) -> bool {
+        self.shadow_contrast >= MIN_CONTRAST && self.prominence >= MIN_PROMINENCE
+    }
+}
+
 /// Why the shot gave no estimate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoEstimate {
@@ -177,20 +185,21 @@ pub fn gather<'a>(
 impl Evidence<'_> {
     /// The key light's direction: the one whose shadow feet are darkest, if it stands out.
     pub fn direction(&self) -> Result<KeyLightEstimate, NoEstimate> {
+        self.best_direction()
+            .filter(KeyLightEstimate::is_clear)
+            .ok_or(NoEstimate::NoCastShadows)
+    }
+
+    /// The direction whose shadow feet are darkest, however little it stands out.
+    pub fn best_direction(&self) -> Option<KeyLightEstimate> {
         let (best, median) = self.search.run();
-        let Some(best) = best else {
-            return Err(NoEstimate::NoCastShadows);
-        };
-        let prominence = best.score - median;
-        if best.contrast < MIN_CONTRAST || prominence < MIN_PROMINENCE {
-            return Err(NoEstimate::NoCastShadows);
-        }
+        let best = best?;
         let n = self.search.basis.n;
-        Ok(KeyLightEstimate {
+        Some(KeyLightEstimate {
             dir_in_world: best.dir.to_array(),
             elevation_deg: n.dot(best.dir).clamp(-1.0, 1.0).asin().to_degrees(),
             shadow_contrast: best.contrast,
-            prominence,
+            prominence: best.score - median,
             points: self.search.objects.len(),
             samples: best.samples,
         })

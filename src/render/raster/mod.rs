@@ -57,6 +57,8 @@ pub struct Lighting {
 pub struct GroundSetup {
     /// Unit direction towards the key light (world).
     pub key_dir_in_world: DVec3,
+    /// The key light's angular diameter, degrees: how fast its shadow softens with distance.
+    pub key_angle_deg: f64,
     /// Point on the ground plane (world).
     pub plane_point_in_world: DVec3,
     /// Unit ground normal (world).

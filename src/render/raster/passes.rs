@@ -86,7 +86,12 @@ pub(super) fn static_uniforms(
         light_clip_from_world: light_clip_from_world(centre, radius, key).to_cols_array_2d(),
         camera_in_world: [0.0; 4],
         depth_row: [0.0; 4],
-        key_dir_in_world: [key.x, key.y, key.z, 0.0],
+        key_dir_in_world: [
+            key.x,
+            key.y,
+            key.z,
+            (ground.key_angle_deg.to_radians() / 2.0).tan() as f32,
+        ],
         key_color: [0.0; 4],
         sh: [[0.0; 4]; 4],
         plane: [n.x, n.y, n.z, n.dot(ground.plane_point_in_world.as_vec3())],
