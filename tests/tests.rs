@@ -8,6 +8,8 @@ mod util;
 mod bad_input;
 /// The main job end to end on the bundled assets: frames, fps, audio, caching, resume, ranges.
 mod cli;
+/// COLMAP models as `--poses`: the same output as the poses file, malformed ones refused.
+mod colmap;
 /// Diffusion networks at the published SD 1.5 sizes (zero weights): build and run.
 mod diffusion;
 /// The ground-truth benchmark: `vanelia score` on the path-traced scenes, above its floors.

@@ -56,7 +56,10 @@ fn track_writes_a_poses_file_and_a_colmap_model_that_round_trip() {
     track.write(&again).unwrap();
     assert_eq!(CameraTrack::read(&again).unwrap(), track);
     // COLMAP: same cameras and intrinsics back (to float printing precision)
-    let back = vanelia::core::colmap::read(&colmap).unwrap();
+    let imported =
+        vanelia::core::colmap::import(&colmap, track.poses.len() as u64, track.size).unwrap();
+    assert!(imported.warnings.is_empty(), "{:?}", imported.warnings);
+    let back = imported.track;
     assert_eq!(back.poses.len(), track.poses.len());
     assert_eq!(back.points.len(), track.points.len());
     for (a, b) in back.poses.iter().zip(&track.poses) {

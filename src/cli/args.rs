@@ -57,9 +57,9 @@ pub struct RunArgs {
     /// Recompute the selected frames even when cached results are valid.
     #[arg(long)]
     pub force: bool,
-    /// Camera track in vanelia's poses JSON format (see README) instead of tracking the
-    /// camera with the built-in DUSt3R tracker.
-    #[arg(long, value_name = "FILE")]
+    /// Camera track in vanelia's poses JSON format, or a COLMAP model's folder (see README),
+    /// instead of tracking the camera with the built-in DUSt3R tracker.
+    #[arg(long, value_name = "FILE|DIR")]
     pub poses: Option<PathBuf>,
     /// How the product region is refined after compositing.
     #[arg(long, value_enum, default_value_t = RefineArg::Classic)]
@@ -125,7 +125,15 @@ impl RunArgs {
             ));
         }
         if let Some(p) = &self.poses {
-            if !p.is_file() {
+            if p.is_dir() && !vanelia::core::colmap::is_model(p) {
+                return Err(Error::bad_input(
+                    "the --poses folder is not a COLMAP model",
+                    "pass a folder with cameras, images and points3D (.bin or .txt), or a \
+                     poses JSON file",
+                    p,
+                ));
+            }
+            if !p.exists() {
                 return Err(Error::bad_input(
                     "poses file not found",
                     "check the --poses path",

@@ -65,8 +65,8 @@ pub enum Error {
         #[source]
         source: image::ImageError,
     },
-    /// A camera track (poses file) is malformed or does not fit the clip.
-    #[error("invalid camera track: {detail}; fix or regenerate the poses file: {}", path.display())]
+    /// A camera track (poses file or COLMAP model) is malformed or does not fit the clip.
+    #[error("invalid camera track: {detail}; fix or regenerate it: {}", path.display())]
     InvalidTrack {
         /// What is wrong, with frame number where it applies.
         detail: String,

@@ -73,14 +73,19 @@ fn track_key(input_sha: &str, weights: &Path, options: &PoseOptions) -> Result<S
     })
 }
 
-/// The imported track, checked against the clip.
+/// The imported track (a poses file or a COLMAP model's folder), checked against the clip.
 pub(super) fn imported(path: &Path, clip: &ClipSummary) -> Result<RunTrack> {
-    let track = CameraTrack::read(path)?;
+    let (track, warnings) = if path.is_dir() {
+        let imported = crate::core::colmap::import(path, clip.frame_count, clip.size)?;
+        (imported.track, imported.warnings)
+    } else {
+        (CameraTrack::read(path)?, Vec::new())
+    };
     track.check_clip(clip.size, clip.frame_count, path)?;
     Ok(RunTrack {
         track,
         stage: None,
-        warnings: Vec::new(),
+        warnings,
     })
 }
 
