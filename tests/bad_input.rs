@@ -198,6 +198,7 @@ fn invalid_option_values_are_rejected_with_exit_2() {
         ("--batch-size", "0", "--batch-size"),
         ("--crf", "60", "--crf"),
         ("--place", "1,2", "--place"),
+        ("--shutter", "400", "--shutter"),
     ] {
         let err = assert_fails(&demo_run(
             dir.path(),

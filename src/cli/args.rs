@@ -88,10 +88,14 @@ pub struct RunArgs {
     /// World up direction "X,Y,Z" instead of the fitted ground-plane normal.
     #[arg(long, value_name = "X,Y,Z")]
     pub up: Option<String>,
-    /// Direction towards the key light in world coordinates "X,Y,Z" [default: above the
-    /// product, leaning towards the first camera].
+    /// Direction towards the key light in world coordinates "X,Y,Z" [default: read from the
+    /// shot's cast shadows, else above the product].
     #[arg(long, value_name = "X,Y,Z")]
     pub light_dir: Option<String>,
+    /// Shutter angle in degrees for the product's motion blur (360 = open the whole frame
+    /// interval, 0 = sharp) [default: 180].
+    #[arg(long, value_name = "DEG")]
+    pub shutter: Option<f64>,
     /// Fraction of frame 0's height the product spans when --scale is not given.
     #[arg(long, default_value_t = 0.3)]
     pub product_height: f64,
@@ -142,6 +146,11 @@ impl RunArgs {
             }
         }
         check("--crf", self.crf <= 51, "must be in 0..=51")?;
+        check(
+            "--shutter",
+            self.shutter.is_none_or(|d| (0.0..=360.0).contains(&d)),
+            "must be in 0..=360 degrees",
+        )?;
         let seq_rate = frame_rate(self.fps)?;
         check(
             "--feather",
@@ -206,6 +215,7 @@ impl RunArgs {
                     .map(|s| parse_vec3("--light-dir", s))
                     .transpose()?,
                 light: None,
+                shutter_deg: self.shutter,
             },
             crf: self.crf,
             seq_rate,

@@ -2,7 +2,7 @@
 //! integer coordinates). This is the convention of DUSt3R and of the poses file; renderers
 //! convert once at their own boundary.
 
-use glam::{DMat3, DMat4, DVec2, DVec3};
+use glam::{DMat3, DMat4, DQuat, DVec2, DVec3};
 use serde::{Deserialize, Serialize};
 
 use super::frame::FrameSize;
@@ -64,6 +64,24 @@ impl CameraPose {
     pub fn project_world(&self, point_in_world: DVec3) -> Option<DVec2> {
         self.intrinsics
             .project(self.cam_from_world().transform_point3(point_in_world))
+    }
+
+    /// The camera a fraction `t` of the way from `self` to `other`: rotation on the sphere,
+    /// centre and intrinsics linearly (the size is `self`'s).
+    pub fn interpolate(&self, other: &Self, t: f64) -> Self {
+        let from = DQuat::from_mat3(&DMat3::from_mat4(self.world_from_cam));
+        let to = DQuat::from_mat3(&DMat3::from_mat4(other.world_from_cam));
+        let rotation = DMat3::from_quat(from.slerp(to, t));
+        let centre = self.centre_in_world().lerp(other.centre_in_world(), t);
+        let lerp2 = |x: [f64; 2], y: [f64; 2]| [0, 1].map(|k| x[k] + (y[k] - x[k]) * t);
+        Self {
+            world_from_cam: rigid(&rotation, centre),
+            intrinsics: Intrinsics {
+                focal_px: lerp2(self.intrinsics.focal_px, other.intrinsics.focal_px),
+                principal_px: lerp2(self.intrinsics.principal_px, other.intrinsics.principal_px),
+                size: self.intrinsics.size,
+            },
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod gltf_check;
 pub mod keylight;
 pub mod lighting;
 pub mod material;
+pub mod motion;
 pub mod occlusion;
 pub mod placement;
 pub mod raster;
@@ -48,6 +49,9 @@ pub struct RenderOptions {
     /// The shot's light (key, sky, shadow); default: [`SceneLight::unknown`] at the key's
     /// elevation.
     pub light: Option<SceneLight>,
+    /// Shutter angle in degrees (360 = open for the whole frame interval; 0 = no motion
+    /// blur); default [`motion::DEFAULT_SHUTTER_DEG`].
+    pub shutter_deg: Option<f64>,
 }
 
 /// Per-clip render state.
@@ -56,6 +60,11 @@ pub struct RenderStage {
     anchor_in_world: DVec3,
     ground: occlusion::Ground,
     light: SceneLight,
+    shutter_deg: f64,
+    /// The corners of the product's box (world): how far it moves in the picture.
+    corners_in_world: Vec<DVec3>,
+    /// Renders made so far, motion-blur samples included.
+    pub renders: u64,
 }
 
 /// One frame to render.
@@ -64,6 +73,8 @@ pub struct RenderJob<'a> {
     pub frame: &'a Frame,
     /// Its camera.
     pub camera: &'a CameraPose,
+    /// The previous and next frames' cameras, where the clip has them (for motion blur).
+    pub neighbours: [Option<&'a CameraPose>; 2],
     /// Scene depth in metres along the camera axis, when the track has it.
     pub scene_depth_m: Option<DepthImage>,
 }
@@ -101,11 +112,24 @@ impl RenderStage {
             point_in_world: ground.plane_point_in_world,
             normal_in_world: up,
         };
+        let corners_in_world = (0..8)
+            .map(|i| {
+                let pick = |bit: usize, lo: f64, hi: f64| if i & bit == 0 { lo } else { hi };
+                world_from_object.transform_point3(DVec3::new(
+                    pick(1, bbox.0.x, bbox.1.x),
+                    pick(2, bbox.0.y, bbox.1.y),
+                    pick(4, bbox.0.z, bbox.1.z),
+                ))
+            })
+            .collect();
         Ok(Self {
             raster,
             anchor_in_world: anchor,
             ground,
             light,
+            shutter_deg: options.shutter_deg.unwrap_or(motion::DEFAULT_SHUTTER_DEG),
+            corners_in_world,
+            renders: 0,
         })
     }
 
@@ -114,40 +138,69 @@ impl RenderStage {
         &self.raster.adapter
     }
 
-    /// Renders the product into each frame's camera (one GPU submission per
-    /// [`raster::MAX_BATCH`] frames); each frame provides its own ambient light, and its scene
-    /// depth (if any) hides the product behind nearer geometry.
+    /// Renders the product into each frame's camera, each frame at its shutter's cameras
+    /// (motion blur) and averaged; each frame provides its own ambient light, and its scene
+    /// depth (if any) hides the product behind nearer geometry. Frames go to the GPU in groups
+    /// of at most [`raster::MAX_BATCH`] renders (one submission each; a frame with more
+    /// shutter samples alone), so host memory holds one group's images at a time.
     pub fn render_batch(&mut self, jobs: &[RenderJob<'_>]) -> Result<Vec<RenderLayers>> {
-        let gpu_jobs: Vec<_> = jobs
-            .iter()
-            .map(|j| {
-                let distance = (self.anchor_in_world - j.camera.centre_in_world())
-                    .length()
-                    .max(1e-6);
-                (
-                    *j.camera,
-                    [distance * 0.01, distance * 1000.0],
-                    lighting::estimate(
-                        &j.frame.rgb,
-                        j.camera,
-                        &self.light,
-                        self.ground.normal_in_world,
-                    ),
-                )
-            })
-            .collect();
-        let images = self.raster.render_batch(&gpu_jobs)?;
-        Ok(images
-            .iter()
-            .zip(jobs)
-            .map(|(i, job)| {
-                let mut layers = RenderLayers::cropped(&i.rgba, &i.shadow, &i.mask, &i.depth_m);
-                if let Some(depth) = &job.scene_depth_m {
-                    occlusion::apply(&mut layers, depth, job.camera, &self.ground);
-                }
-                layers
-            })
-            .collect())
+        let planned: Vec<Vec<(CameraPose, [f64; 2], raster::Lighting)>> =
+            jobs.iter().map(|j| self.plan(j)).collect();
+        let mut out = Vec::with_capacity(jobs.len());
+        let mut first = 0;
+        while first < jobs.len() {
+            let mut last = first + 1;
+            let mut renders = planned[first].len();
+            while last < jobs.len() && renders + planned[last].len() <= raster::MAX_BATCH {
+                renders += planned[last].len();
+                last += 1;
+            }
+            let group: Vec<_> = planned[first..last].iter().flatten().copied().collect();
+            let images = self.raster.render_batch(&group)?;
+            self.renders += images.len() as u64;
+            let mut rest = images.as_slice();
+            for (job, samples) in jobs[first..last].iter().zip(&planned[first..last]) {
+                let (mine, after) = rest.split_at(samples.len().min(rest.len()));
+                rest = after;
+                out.push(self.layers_of(job, mine));
+            }
+            first = last;
+        }
+        Ok(out)
+    }
+
+    /// The renders one frame needs: its shutter's cameras, with the frame's light.
+    fn plan(&self, job: &RenderJob<'_>) -> Vec<(CameraPose, [f64; 2], raster::Lighting)> {
+        let distance = (self.anchor_in_world - job.camera.centre_in_world())
+            .length()
+            .max(1e-6);
+        let light = lighting::estimate(
+            &job.frame.rgb,
+            job.camera,
+            &self.light,
+            self.ground.normal_in_world,
+        );
+        let [prev, next] = job.neighbours;
+        motion::shutter_cameras(
+            [prev, Some(job.camera), next],
+            self.shutter_deg,
+            &self.corners_in_world,
+        )
+        .into_iter()
+        .map(|c| (c, [distance * 0.01, distance * 1000.0], light))
+        .collect()
+    }
+
+    /// One frame's layers from the renders at its shutter's cameras.
+    fn layers_of(&self, job: &RenderJob<'_>, samples: &[raster::FrameImages]) -> RenderLayers {
+        let Some(i) = motion::average(samples) else {
+            return RenderLayers::empty();
+        };
+        let mut layers = RenderLayers::cropped(&i.rgba, &i.shadow, &i.mask, &i.depth_m);
+        if let Some(depth) = &job.scene_depth_m {
+            occlusion::apply(&mut layers, depth, job.camera, &self.ground);
+        }
+        layers
     }
 }
 

@@ -194,9 +194,14 @@ pub(super) fn layers_for(
         let jobs = missing
             .iter()
             .map(|&i| {
+                let nr = frames[i].nr.0;
                 Ok(RenderJob {
                     frame: frames[i],
                     camera: pose_of(p, frames[i])?,
+                    neighbours: [
+                        nr.checked_sub(1).and_then(|n| p.track.pose(FrameNr(n))),
+                        p.track.pose(FrameNr(nr + 1)),
+                    ],
                     scene_depth_m: p.track.scene_depth.load(frames[i].nr, p.clip.size)?,
                 })
             })

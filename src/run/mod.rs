@@ -126,6 +126,9 @@ pub fn render_layers(cfg: &RunConfig, progress: &dyn Progress) -> Result<RunRepo
         }
     }
     progress.finish("render");
+    if let Some(r) = &renderer {
+        p.report.record_renderer(r);
+    }
     p.report.stages = p.track_stage.take().into_iter().collect();
     p.report.stages.push(clock.timing().into());
     p.report.output_written = true;

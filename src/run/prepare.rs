@@ -8,7 +8,7 @@ use super::config::{RefineMode, RunConfig};
 use super::json::write_json;
 use super::light::{self, KeyLight, LightInputs};
 use super::memory;
-use super::report::{RunReport, StageReport};
+use super::report::{MotionBlur, RunReport, StageReport};
 use super::track::{self, TrackFrom, Tracker};
 use crate::composite::CompositeSettings;
 use crate::core::{hash, CameraTrack, Error, FrameRange, Progress, Result, Stage};
@@ -176,6 +176,11 @@ pub(super) fn prepare(
     let render_options = RenderOptions {
         light_dir_in_world: Some(shot_light.key.dir_in_world()),
         light: Some(shot_light.scene),
+        shutter_deg: Some(
+            cfg.render
+                .shutter_deg
+                .unwrap_or(crate::render::motion::DEFAULT_SHUTTER_DEG),
+        ),
     };
     let composite = CompositeSettings {
         shadow_tint_rgb: shot_light.scene.shadow_tint_rgb(),
@@ -229,6 +234,13 @@ pub(super) fn prepare(
             format!("{why}; {how} (--light-dir sets its direction)"),
         );
     }
+    report.motion_blur = Some(MotionBlur {
+        shutter_deg: render_options
+            .shutter_deg
+            .unwrap_or(crate::render::motion::DEFAULT_SHUTTER_DEG),
+        given: cfg.render.shutter_deg.is_some(),
+        renders: 0,
+    });
     report.key_light = Some(shot_light.key.clone());
     report.light = Some(shot_light);
     for note in run_track.warnings {
@@ -273,6 +285,7 @@ fn new_report(cfg: &RunConfig, clip: &ClipSummary, placement: &Placement) -> Run
         frames_total: clip.frame_count,
         options: cfg.clone(),
         render_adapter: None,
+        motion_blur: None,
         key_light: None,
         light: None,
         stages: Vec::new(),

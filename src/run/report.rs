@@ -52,6 +52,18 @@ impl From<StageTiming> for StageReport {
     }
 }
 
+/// The product's motion blur in a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MotionBlur {
+    /// Shutter angle, degrees.
+    pub shutter_deg: f64,
+    /// Whether `--shutter` gave it (else the default).
+    pub given: bool,
+    /// Renders made, shutter samples included (frames rendered × samples per frame; a still
+    /// camera takes one per frame).
+    pub renders: u64,
+}
+
 /// A recoverable problem that did not stop the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Warning {
@@ -78,6 +90,9 @@ pub struct RunReport {
     pub frames_total: u64,
     /// The effective options after validation and defaults.
     pub options: RunConfig,
+    /// The product's motion blur: shutter and renders made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motion_blur: Option<MotionBlur>,
     /// The renderer's adapter (`llvmpipe`, a GPU's name), when frames were rendered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub render_adapter: Option<String>,
@@ -111,6 +126,14 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// What the renderer says of the run: its adapter and the renders it made.
+    pub(super) fn record_renderer(&mut self, renderer: &crate::render::RenderStage) {
+        self.render_adapter = Some(renderer.adapter().into());
+        if let Some(blur) = &mut self.motion_blur {
+            blur.renders = renderer.renders;
+        }
+    }
+
     /// Records a warning.
     pub fn warn(&mut self, stage: Stage, frame: Option<FrameNr>, message: impl Into<String>) {
         self.warnings.push(Warning {

@@ -103,7 +103,7 @@ fn finish(p: &mut Prepared, state: StreamState, clocks: &mut Clocks, audio_note:
         );
     }
     if let Some(r) = &state.renderer {
-        p.report.render_adapter = Some(r.adapter().into());
+        p.report.record_renderer(r);
     }
     if let Some(stage) = &state.refiner {
         clocks.refine_stats = Some(stage.stats.clone());

@@ -303,7 +303,7 @@ fn fill_gaps(registered: Vec<Option<CameraPose>>) -> Option<(Vec<CameraPose>, Ve
                 .map(|a| (known[a], registered[known[a]]));
             match (prev, next) {
                 (Some((ka, Some(a))), Some((kb, Some(b)))) => {
-                    Some(interpolate(&a, &b, (i - ka) as f64 / (kb - ka) as f64))
+                    Some(a.interpolate(&b, (i - ka) as f64 / (kb - ka) as f64))
                 }
                 (Some((_, p)), None) | (None, Some((_, p))) => p,
                 _ => None,
@@ -311,24 +311,6 @@ fn fill_gaps(registered: Vec<Option<CameraPose>>) -> Option<(Vec<CameraPose>, Ve
         })
         .collect::<Option<Vec<_>>>()?;
     Some((poses, filled))
-}
-
-/// The pose a fraction `t` of the way from `a` to `b`: rotation on the sphere, centre and
-/// intrinsics linearly.
-fn interpolate(a: &CameraPose, b: &CameraPose, t: f64) -> CameraPose {
-    let ra = glam::DQuat::from_mat3(&DMat3::from_mat4(a.world_from_cam));
-    let rb = glam::DQuat::from_mat3(&DMat3::from_mat4(b.world_from_cam));
-    let rotation = DMat3::from_quat(ra.slerp(rb, t));
-    let centre = a.centre_in_world().lerp(b.centre_in_world(), t);
-    let lerp2 = |x: [f64; 2], y: [f64; 2]| [0, 1].map(|k| x[k] + (y[k] - x[k]) * t);
-    CameraPose {
-        world_from_cam: rigid(&rotation, centre),
-        intrinsics: Intrinsics {
-            focal_px: lerp2(a.intrinsics.focal_px, b.intrinsics.focal_px),
-            principal_px: lerp2(a.intrinsics.principal_px, b.intrinsics.principal_px),
-            size: a.intrinsics.size,
-        },
-    }
 }
 
 /// `1, 3-5, 9` for `[1, 3, 4, 5, 9]`.
