@@ -68,6 +68,7 @@ fn camera(size: FrameSize, focal: [f64; 2], principal: [f64; 2]) -> CameraPose {
         focal_px: focal,
         principal_px: principal,
         size,
+        lens: Default::default(),
     };
     let world_from_cam = DMat4::from_rotation_translation(
         glam::DQuat::from_rotation_y(0.2),
@@ -77,18 +78,6 @@ fn camera(size: FrameSize, focal: [f64; 2], principal: [f64; 2]) -> CameraPose {
         world_from_cam,
         intrinsics,
     }
-}
-
-/// Coverage-weighted centroid of a mask, in OpenCV pixel coordinates.
-fn centroid(mask: &image::GrayImage) -> DVec2 {
-    let (mut sum, mut w) = (DVec2::ZERO, 0.0);
-    for (x, y, p) in mask.enumerate_pixels() {
-        let a = f64::from(p[0]);
-        sum += DVec2::new(f64::from(x), f64::from(y)) * a;
-        w += a;
-    }
-    assert!(w > 0.0, "nothing rendered");
-    sum / w
 }
 
 #[test]
@@ -122,7 +111,7 @@ fn rendered_points_land_on_the_analytic_pinhole_projection() {
             let point = cam.world_from_cam.transform_point3(point_in_cam);
             let img = render(&cube, DMat4::from_translation(point), &cam);
             let expected = cam.project_world(point).unwrap();
-            let got = centroid(&img.mask);
+            let got = crate::util::mask_centroid(&img.mask);
             assert!(
                 got.distance(expected) < 0.25,
                 "{size}: expected {expected}, got {got}"
@@ -244,6 +233,7 @@ fn asymmetric_texture_renders_the_right_way_round() {
         focal_px: [400.0, 400.0],
         principal_px: [99.5, 99.5],
         size,
+        lens: Default::default(),
     };
     // OpenCV camera at +Z looking towards -Z with image-down = world -Y.
     let world_from_cam = DMat4::from_cols(

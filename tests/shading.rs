@@ -33,6 +33,7 @@ fn look_at(eye: DVec3, target: DVec3) -> CameraPose {
             focal_px: [220.0, 220.0],
             principal_px: [119.5, 89.5],
             size: size(),
+            lens: Default::default(),
         },
     }
 }

@@ -17,6 +17,8 @@ mod groundtruth;
 /// The layering of `src/` read from its imports: no import against ARCHITECTURE.md's table,
 /// no dependency cycle.
 mod layering;
+/// Lens distortion end to end: the product bent like the plate, from poses file or COLMAP.
+mod lens;
 /// The key light read from the shot's cast shadows, the fallback and the override.
 mod light;
 /// The memory plan: `vanelia plan` and `--vram-budget` batch sizing.

@@ -304,3 +304,15 @@ fn base64(bytes: &[u8]) -> String {
         })
         .collect()
 }
+
+/// Coverage-weighted centroid of a mask, in OpenCV pixel coordinates.
+pub fn mask_centroid(mask: &image::GrayImage) -> glam::DVec2 {
+    let (mut sum, mut w) = (glam::DVec2::ZERO, 0.0);
+    for (x, y, p) in mask.enumerate_pixels() {
+        let a = f64::from(p[0]);
+        sum += glam::DVec2::new(f64::from(x), f64::from(y)) * a;
+        w += a;
+    }
+    assert!(w > 0.0, "nothing rendered");
+    sum / w
+}

@@ -83,6 +83,7 @@ fn bench(c: &mut Criterion) {
         focal_px: [1400.0, 1400.0],
         principal_px: [959.5, 539.5],
         size,
+        lens: Default::default(),
     };
     // OpenCV camera 1 m in front of the product, looking at it (world y up).
     let world_from_cam = DMat4::from_cols(

@@ -6,6 +6,7 @@ use glam::{DMat3, DMat4, DQuat, DVec2, DVec3};
 use serde::{Deserialize, Serialize};
 
 use super::frame::FrameSize;
+use super::lens::Lens;
 
 /// Pinhole intrinsics in pixels of the decoded frame.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -16,26 +17,40 @@ pub struct Intrinsics {
     pub principal_px: [f64; 2],
     /// The frame size these intrinsics refer to.
     pub size: FrameSize,
+    /// The lens's distortion (none by default).
+    #[serde(default, skip_serializing_if = "Lens::is_pinhole")]
+    pub lens: Lens,
 }
 
 impl Intrinsics {
-    /// Projects a point in camera coordinates to pixel coordinates; `None` behind the camera.
+    /// Projects a point in camera coordinates to pixel coordinates through the lens; `None`
+    /// behind the camera.
     pub fn project(&self, point_in_cam: DVec3) -> Option<DVec2> {
         if point_in_cam.z <= 0.0 {
             return None;
         }
-        Some(DVec2::new(
-            self.focal_px[0] * point_in_cam.x / point_in_cam.z + self.principal_px[0],
-            self.focal_px[1] * point_in_cam.y / point_in_cam.z + self.principal_px[1],
-        ))
+        let normalised = point_in_cam.truncate() / point_in_cam.z;
+        Some(self.pixel_of(self.lens.distort(normalised)))
     }
 
-    /// The ray direction (camera coordinates, z = 1) through a pixel.
+    /// The ray direction (camera coordinates, z = 1) through a pixel, through the lens.
     pub fn unproject(&self, pixel: DVec2) -> DVec3 {
-        DVec3::new(
+        self.lens.undistort(self.normalised_of(pixel)).extend(1.0)
+    }
+
+    /// The pixel of distorted normalised coordinates.
+    pub fn pixel_of(&self, normalised: DVec2) -> DVec2 {
+        DVec2::new(
+            self.focal_px[0] * normalised.x + self.principal_px[0],
+            self.focal_px[1] * normalised.y + self.principal_px[1],
+        )
+    }
+
+    /// The distorted normalised coordinates of a pixel.
+    pub fn normalised_of(&self, pixel: DVec2) -> DVec2 {
+        DVec2::new(
             (pixel.x - self.principal_px[0]) / self.focal_px[0],
             (pixel.y - self.principal_px[1]) / self.focal_px[1],
-            1.0,
         )
     }
 }
@@ -80,6 +95,7 @@ impl CameraPose {
                 focal_px: lerp2(self.intrinsics.focal_px, other.intrinsics.focal_px),
                 principal_px: lerp2(self.intrinsics.principal_px, other.intrinsics.principal_px),
                 size: self.intrinsics.size,
+                lens: self.intrinsics.lens,
             },
         }
     }
@@ -147,6 +163,7 @@ mod tests {
                 width: 640,
                 height: 360,
             },
+            lens: Default::default(),
         };
         let px = k.project(DVec3::new(0.2, -0.1, 2.0)).unwrap();
         assert!((px.x - 350.5).abs() < 1e-12 && (px.y - 80.25).abs() < 1e-12);

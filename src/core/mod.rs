@@ -12,6 +12,7 @@ pub mod filter;
 pub mod frame;
 pub mod hash;
 pub mod layers;
+pub mod lens;
 pub mod noise;
 pub mod patch;
 pub mod progress;

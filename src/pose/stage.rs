@@ -165,6 +165,7 @@ fn source_intrinsics(geometry: &PreprocessGeometry, focal_px: f64) -> Intrinsics
             width: net.width,
             height: net.height,
         },
+        lens: Default::default(),
     };
     geometry.network_to_source(&network)
 }

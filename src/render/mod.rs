@@ -9,6 +9,7 @@
 
 pub mod gltf_check;
 pub mod keylight;
+pub mod lenswarp;
 pub mod lighting;
 pub mod material;
 pub mod motion;
@@ -65,6 +66,8 @@ pub struct RenderStage {
     corners_in_world: Vec<DVec3>,
     /// Renders made so far, motion-blur samples included.
     pub renders: u64,
+    /// The canvas and resampling of a distorted lens.
+    lens: Option<lenswarp::LensWarp>,
 }
 
 /// One frame to render.
@@ -107,7 +110,9 @@ impl RenderStage {
             shadow_strength: (1.0 - sky_share) as f32,
             contact_strength: (CONTACT_STRENGTH * sky_share) as f32,
         };
-        let raster = Rasterizer::new(model, world_from_object, &ground, size)?;
+        let lens = lenswarp::LensWarp::new(&first_camera.intrinsics);
+        let target = lens.as_ref().map_or(size, lenswarp::LensWarp::canvas);
+        let raster = Rasterizer::new(model, world_from_object, &ground, target)?;
         let ground = occlusion::Ground {
             point_in_world: ground.plane_point_in_world,
             normal_in_world: up,
@@ -130,6 +135,7 @@ impl RenderStage {
             shutter_deg: options.shutter_deg.unwrap_or(motion::DEFAULT_SHUTTER_DEG),
             corners_in_world,
             renders: 0,
+            lens,
         })
     }
 
@@ -187,15 +193,21 @@ impl RenderStage {
             &self.corners_in_world,
         )
         .into_iter()
-        .map(|c| (c, [distance * 0.01, distance * 1000.0], light))
+        .map(|c| {
+            let c = self.lens.as_ref().map_or(c, |lens| lens.canvas_camera(&c));
+            (c, [distance * 0.01, distance * 1000.0], light)
+        })
         .collect()
     }
 
     /// One frame's layers from the renders at its shutter's cameras.
     fn layers_of(&self, job: &RenderJob<'_>, samples: &[raster::FrameImages]) -> RenderLayers {
-        let Some(i) = motion::average(samples) else {
+        let Some(mut i) = motion::average(samples) else {
             return RenderLayers::empty();
         };
+        if let Some(lens) = &self.lens {
+            i = lens.warp(&i, &job.camera.intrinsics);
+        }
         let mut layers = RenderLayers::cropped(&i.rgba, &i.shadow, &i.mask, &i.depth_m);
         if let Some(depth) = &job.scene_depth_m {
             occlusion::apply(&mut layers, depth, job.camera, &self.ground);

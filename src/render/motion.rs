@@ -116,6 +116,7 @@ mod tests {
                     width: 100,
                     height: 100,
                 },
+                lens: Default::default(),
             },
         }
     }

@@ -27,6 +27,7 @@ pub fn camera_track() -> CameraTrack {
         focal_px: [520.0, 520.0],
         principal_px: [319.5, 179.5],
         size: SIZE,
+        lens: Default::default(),
     };
     let poses = (0..FRAMES)
         .map(|i| {

@@ -5,7 +5,8 @@
 //! else the text model (`*.txt`), as COLMAP itself prefers; with the rig and frame files of
 //! COLMAP 3.12 or later, the images of rigs with several cameras are those of each rig's
 //! reference camera. Camera models PINHOLE, SIMPLE_PINHOLE, SIMPLE_RADIAL, RADIAL, OPENCV,
-//! OPENCV_FISHEYE and FULL_OPENCV; others are refused with the file and line.
+//! OPENCV_FISHEYE and FULL_OPENCV (their distortion becomes the frames' lens); others are
+//! refused with the file and line.
 //!
 //! Images become frames by the number in their names (the last group of digits: `frame_0042.jpg`
 //! is frame 41 when the numbering starts at 1, as FFmpeg's `%d` does, or frame 42 when an
@@ -117,7 +118,6 @@ pub fn import(dir: &Path, frame_count: u64, size: FrameSize) -> Result<Imported>
              intrinsics were scaled to the clip's {size}"
         ));
     }
-    warnings.extend(distortion_warnings(&model, &images));
     let (poses, interpolated) = fill_gaps(registered).ok_or_else(|| Error::InvalidTrack {
         detail: "no registered image falls within the clip".into(),
         path: images_file.clone(),
@@ -252,34 +252,9 @@ fn intrinsics_for(
             principal[1] * sy - PIXEL_CENTRE,
         ],
         size,
+        lens: camera.lens(),
     };
     Ok((intrinsics, sx != 1.0 || sy != 1.0))
-}
-
-/// One warning per camera whose lens distortion is not zero.
-fn distortion_warnings(model: &Model, images: &[Image]) -> Vec<String> {
-    let used: std::collections::BTreeSet<u32> = images.iter().map(|i| i.camera_id).collect();
-    let distorted: Vec<String> = used
-        .iter()
-        .filter_map(|id| {
-            let camera = model.cameras.get(id)?;
-            camera
-                .distortion()
-                .iter()
-                .any(|k| *k != 0.0)
-                .then(|| format!("{id} ({})", camera.model.name()))
-        })
-        .collect();
-    if distorted.is_empty() {
-        return Vec::new();
-    }
-    vec![format!(
-        "camera(s) {} of the COLMAP model have lens distortion, which vanelia does not apply \
-         yet: the product is rendered through the undistorted pinhole and will not bend like \
-         the plate towards the frame's edges (undistort the clip, or track it with the PINHOLE \
-         model)",
-        distorted.join(", ")
-    )]
 }
 
 /// Every frame's pose: the registered ones, the others interpolated between their nearest

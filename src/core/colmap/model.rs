@@ -6,6 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use glam::{DQuat, DVec3};
 
+use crate::core::lens::Lens;
+
 /// The camera models vanelia reads (COLMAP `src/colmap/sensor/models.h`: ids and parameter
 /// order). The first four parameters of every model but the single-focal ones are
 /// `fx, fy, cx, cy`; the rest are distortion coefficients.
@@ -100,10 +102,31 @@ impl Camera {
         }
     }
 
-    /// The distortion coefficients (empty for the pinhole models).
-    pub fn distortion(&self) -> &[f64] {
+    /// The lens's distortion in vanelia's terms (COLMAP's models are OpenCV's).
+    pub fn lens(&self) -> Lens {
         let first = if self.model.single_focal() { 3 } else { 4 };
-        self.params.get(first..).unwrap_or(&[])
+        let k = |i: usize| self.params.get(first + i).copied().unwrap_or(0.0);
+        // COLMAP's parameters after the pinhole's, in OpenCV's order; the rest zero
+        let first_n =
+            |n: usize| Lens::opencv(std::array::from_fn(|i| if i < n { k(i) } else { 0.0 }));
+        let lens = match self.model {
+            CameraModel::SimplePinhole | CameraModel::Pinhole => Lens::Pinhole,
+            CameraModel::SimpleRadial => first_n(1),
+            CameraModel::Radial => first_n(2),
+            CameraModel::OpenCv => first_n(4),
+            CameraModel::FullOpenCv => first_n(8),
+            CameraModel::OpenCvFisheye => Lens::Fisheye {
+                k1: k(0),
+                k2: k(1),
+                k3: k(2),
+                k4: k(3),
+            },
+        };
+        if lens.is_pinhole() {
+            Lens::Pinhole
+        } else {
+            lens
+        }
     }
 }
 

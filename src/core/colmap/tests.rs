@@ -177,7 +177,7 @@ fn unregistered_frames_are_interpolated_and_named() {
 }
 
 #[test]
-fn every_camera_model_gives_its_pinhole_and_distortion_is_flagged() {
+fn every_camera_model_gives_its_pinhole_and_lens() {
     for (line, focal, principal, distorted) in [
         (
             "1 SIMPLE_PINHOLE 64 48 50 32 24",
@@ -222,8 +222,13 @@ fn every_camera_model_gives_its_pinhole_and_distortion_is_flagged() {
         let i = &got.track.poses[1].intrinsics;
         assert_eq!(i.focal_px, focal, "{line}");
         assert_eq!(i.principal_px, principal.map(|c| c - 0.5), "{line}");
-        let flagged = got.warnings.iter().any(|w| w.contains("lens distortion"));
-        assert_eq!(flagged, distorted, "{line}: {:?}", got.warnings);
+        assert_eq!(!i.lens.is_pinhole(), distorted, "{line}: {:?}", i.lens);
+        assert!(got.warnings.is_empty(), "{:?}", got.warnings);
+        // written back and read again: the same lens
+        let again = tempfile::tempdir().unwrap();
+        write(&got.track, again.path()).unwrap();
+        let back = import(again.path(), 2, size()).unwrap().track;
+        assert_eq!(back.poses[1].intrinsics.lens, i.lens, "{line}");
     }
 }
 

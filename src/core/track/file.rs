@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{CameraTrack, SceneDepth, ScenePoint, DEFAULT_DEPTH_UNIT_M};
 use crate::core::camera::{orthonormality_error, CameraPose, Intrinsics};
 use crate::core::frame::FrameSize;
+use crate::core::lens::Lens;
 
 /// The `format` value of a poses file.
 pub const TRACK_FORMAT: &str = "vanelia-poses";
@@ -45,6 +46,8 @@ struct FrameJson {
     cy: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     depth: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Lens::is_pinhole")]
+    lens: Lens,
 }
 
 pub(super) fn from_json(json: TrackJson, base: &Path) -> std::result::Result<CameraTrack, String> {
@@ -158,7 +161,11 @@ fn pose_from_json(
         focal_px: [f.fx, f.fy],
         principal_px: [f.cx, f.cy],
         size,
+        lens: f.lens,
     };
+    if !f.lens.is_finite() {
+        return Err(at("non-finite lens coefficient"));
+    }
     Ok(CameraPose {
         world_from_cam,
         intrinsics,
@@ -214,6 +221,7 @@ pub(super) fn to_json(track: &CameraTrack) -> TrackJson {
                 .cloned()
                 .flatten()
                 .map(|d| absolute(&d)),
+            lens: p.intrinsics.lens,
         })
         .collect();
     let confidences: Vec<f64> = track.points.iter().map(|p| p.confidence).collect();
@@ -253,6 +261,7 @@ mod tests {
             focal_px: [50.0, 52.0],
             principal_px: [31.5, 23.0],
             size,
+            lens: Default::default(),
         };
         let poses = (0..3)
             .map(|i| CameraPose {

@@ -183,6 +183,7 @@ impl PreprocessGeometry {
             focal_px: [network.focal_px[0] / sx, network.focal_px[1] / sy],
             principal_px: principal.to_array(),
             size: self.source,
+            lens: Default::default(),
         }
     }
 
@@ -194,6 +195,7 @@ impl PreprocessGeometry {
             focal_px: [source.focal_px[0] * sx, source.focal_px[1] * sy],
             principal_px: principal.to_array(),
             size: self.network,
+            lens: Default::default(),
         }
     }
 
@@ -375,6 +377,7 @@ mod tests {
                 focal_px: [410.0, 405.5],
                 principal_px: [f64::from(g.network.width) / 2.0 - 3.25, 100.75],
                 size: g.network,
+                lens: Default::default(),
             };
             let src = g.network_to_source(&net);
             assert_eq!(src.size, g.source);

@@ -255,6 +255,7 @@ mod tests {
                 focal_px: [300.0, 300.0],
                 principal_px: [159.5, 119.5],
                 size,
+                lens: Default::default(),
             },
         }
     }
