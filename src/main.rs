@@ -15,6 +15,7 @@ use cli::score_args::ScoreArgs;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    ensure_runtime_dir();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -22,6 +23,27 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Mesa's drivers print "XDG_RUNTIME_DIR is invalid or not set" on every device they open when
+/// the session has none (containers, `sudo`, cron): a private one (mode 0700 under the
+/// temporary folder) keeps successful runs quiet. An existing valid one is left alone.
+fn ensure_runtime_dir() {
+    let valid = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(std::path::PathBuf::from)
+        .is_some_and(|d| d.is_dir());
+    if valid {
+        return;
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
+    let dir = std::env::temp_dir().join(format!("vanelia-runtime-{user}"));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    if builder.create(&dir).is_ok() || dir.is_dir() {
+        // still single-threaded: nothing else reads the environment yet
+        std::env::set_var("XDG_RUNTIME_DIR", dir);
     }
 }
 

@@ -223,3 +223,25 @@ fn scene_depth_hides_the_product_behind_nearer_geometry() {
         );
     }
 }
+
+#[test]
+fn a_session_without_a_runtime_directory_runs_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vanelia"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("TMPDIR", dir.path())
+        .arg("--input")
+        .arg(crate::util::asset("demo.mp4"))
+        .arg("--model")
+        .arg(crate::util::asset("product.glb"))
+        .arg("--poses")
+        .arg(crate::util::asset("demo.poses.json"))
+        .arg("--output")
+        .arg(dir.path().join("out.mp4"))
+        .args(["--frames", "0..2", "-q"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+}
