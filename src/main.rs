@@ -6,7 +6,6 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use cli::args::RefineArg;
 use cli::bench_args::{base_args, child_command, BenchArgs};
 use cli::plan_args::PlanArgs;
 use cli::pose_args::TrackArgs;
@@ -146,10 +145,18 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         .collect();
     let stage = args.bench_stage.stage();
     let base = base_args(&user, stage);
+    let diffusion = args
+        .run
+        .diffusion
+        .validate(args.run.seed, args.run.feather)?;
+    let refines = matches!(
+        args.run.refine_mode(&diffusion).0,
+        vanelia::run::RefineMode::Diffusion
+    );
     let report = vanelia::run::bench::run_bench(
         &|variant, run| child_command(&exe, &base, variant, run),
         stage,
-        args.run.refine == RefineArg::Diffusion,
+        refines,
         args.bench_frames,
         &args.bench_dir,
     )?;

@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::diffusion_args::DiffusionArgs;
-use super::parse::{check, frame_rate, parse_vec3, vram_budget};
+use super::parse::{check, frame_rate, parse_vec3, runs_on_gpu, vram_budget};
 use super::pose_args::PoseArgs;
 use vanelia::composite::classic::ClassicSettings;
 use vanelia::composite::{CompositeSettings, Harmonise};
 use vanelia::core::{Error, Result};
+use vanelia::diffusion::locate::{locate, WeightsArgs};
+use vanelia::diffusion::options::RefineOptions;
 use vanelia::render::placement::PlacementOptions;
 use vanelia::render::RenderOptions;
 use vanelia::run::{FrameSelection, RefineMode, RunConfig};
@@ -27,9 +29,11 @@ pub struct RenderArgs {
 /// Refinement of the composited product region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RefineArg {
+    /// Diffusion on a CUDA GPU when its weights are found locally, else classic.
+    Auto,
     /// Stable Diffusion 1.5 + ControlNet-inpaint img2img (needs weights, see --weights).
     Diffusion,
-    /// Weights-free harmonisation: colour transfer from the surroundings, light wrap, grain.
+    /// Weights-free: the plate's grain on the product.
     Classic,
     /// Plain alpha-over composite.
     None,
@@ -62,7 +66,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE|DIR")]
     pub poses: Option<PathBuf>,
     /// How the product region is refined after compositing.
-    #[arg(long, value_enum, default_value_t = RefineArg::Classic)]
+    #[arg(long, value_enum, default_value_t = RefineArg::Auto)]
     pub refine: RefineArg,
     /// Seed for all randomness; each frame's noise derives from (seed, frame number).
     #[arg(long, default_value_t = 0)]
@@ -167,13 +171,8 @@ impl RunArgs {
             self.scale.is_none_or(|s| s.is_finite() && s > 0.0),
             "must be positive",
         )?;
-        let refine = match self.refine {
-            RefineArg::None => RefineMode::Composite(Harmonise::None),
-            RefineArg::Classic => {
-                RefineMode::Composite(Harmonise::Classic(ClassicSettings::default()))
-            }
-            RefineArg::Diffusion => RefineMode::Diffusion,
-        };
+        let diffusion = self.diffusion.validate(self.seed, self.feather)?;
+        let (refine, notes) = self.refine_mode(&diffusion);
         let output = MediaPath::new(&output);
         Ok(RunConfig {
             workdir: self
@@ -219,7 +218,8 @@ impl RunArgs {
             },
             crf: self.crf,
             seq_rate,
-            diffusion: self.diffusion.validate(self.seed, self.feather)?,
+            diffusion,
+            notes,
             pose: self.pose.validate(self.diffusion.offline)?,
             vram_budget: budget,
         })
@@ -227,6 +227,38 @@ impl RunArgs {
 }
 
 /// The compositing harmonisation a refinement mode implies (diffusion refines a plain composite).
+impl RunArgs {
+    /// The refinement `--refine` asks for, `auto` resolved, and what the user should be told
+    /// about the choice.
+    pub fn refine_mode(&self, diffusion: &RefineOptions) -> (RefineMode, Vec<String>) {
+        let classic = RefineMode::Composite(Harmonise::Classic(ClassicSettings::default()));
+        match self.refine {
+            RefineArg::None => (RefineMode::Composite(Harmonise::None), Vec::new()),
+            RefineArg::Classic => (classic, Vec::new()),
+            RefineArg::Diffusion => (RefineMode::Diffusion, Vec::new()),
+            // on the CPU diffusion takes minutes per frame: classic, as documented
+            RefineArg::Auto if !runs_on_gpu() => (classic, Vec::new()),
+            RefineArg::Auto => {
+                let local = WeightsArgs {
+                    offline: true,
+                    ..diffusion.weights.clone()
+                };
+                match locate(&local, diffusion.precision.dtype()) {
+                    Ok(_) => (RefineMode::Diffusion, Vec::new()),
+                    Err(e) => (
+                        classic,
+                        vec![format!(
+                            "--refine auto: no Stable Diffusion weights were found locally \
+                             ({e}), so the product is refined with the weights-free classic \
+                             path; --refine diffusion downloads them, --weights points at them"
+                        )],
+                    ),
+                }
+            }
+        }
+    }
+}
+
 fn harmonise_of(refine: RefineMode) -> Harmonise {
     match refine {
         RefineMode::Composite(h) => h,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::parse::{check, PrecisionArg};
+use super::parse::{check, runs_on_gpu, PrecisionArg};
 use vanelia::core::{Error, Result};
 use vanelia::diffusion::locate::WeightsArgs;
 use vanelia::diffusion::options::RefineOptions;
@@ -92,8 +92,8 @@ pub struct DiffusionArgs {
     /// Encode and decode the whole batch at once instead of frame by frame.
     #[arg(long)]
     pub no_vae_slicing: bool,
-    /// Network precision.
-    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    /// Network precision: auto is f16 on a CUDA GPU, f32 on the CPU.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::Auto)]
     pub precision: PrecisionArg,
     /// Stable Diffusion 1.5 folder in the diffusers layout [default: weights/stable-diffusion-v1-5,
     /// else the Hugging Face cache, else downloaded].
@@ -178,7 +178,7 @@ impl DiffusionArgs {
                 }),
             },
             batch_size: parse_batch(&self.batch_size)?,
-            precision: self.precision.precision(),
+            precision: self.precision.precision(runs_on_gpu()),
             seed,
             weights: WeightsArgs {
                 weights: self.weights.clone(),

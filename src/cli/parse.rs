@@ -7,7 +7,9 @@ use vanelia::nn::Precision;
 /// Network precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PrecisionArg {
-    /// f32 (the default on CPU).
+    /// f16 on a CUDA device, f32 on the CPU (where f16 is slow and the golden tests check f32).
+    Auto,
+    /// f32.
     F32,
     /// f16 (the usual choice on GPUs).
     F16,
@@ -16,14 +18,20 @@ pub enum PrecisionArg {
 }
 
 impl PrecisionArg {
-    /// The library's precision.
-    pub fn precision(self) -> Precision {
+    /// The library's precision on a device that is a GPU (`on_gpu`) or not.
+    pub fn precision(self, on_gpu: bool) -> Precision {
         match self {
-            Self::F32 => Precision::F32,
+            Self::Auto if on_gpu => Precision::F16,
+            Self::Auto | Self::F32 => Precision::F32,
             Self::F16 => Precision::F16,
             Self::Bf16 => Precision::Bf16,
         }
     }
+}
+
+/// Whether the networks will run on a GPU (the device `vanelia::nn::device` picks).
+pub fn runs_on_gpu() -> bool {
+    vanelia::nn::device().is_cuda()
 }
 
 /// An `InvalidArgument` unless `ok`.
@@ -120,5 +128,13 @@ mod tests {
         assert!(frame_rate(0.0).is_err());
         assert_eq!(vram_budget(Some("8G")).unwrap(), Some(8 << 30));
         assert!(vram_budget(Some("eight")).is_err());
+    }
+
+    #[test]
+    fn auto_precision_is_f16_on_a_gpu_and_f32_on_the_cpu() {
+        assert_eq!(PrecisionArg::Auto.precision(true), Precision::F16);
+        assert_eq!(PrecisionArg::Auto.precision(false), Precision::F32);
+        assert_eq!(PrecisionArg::F32.precision(true), Precision::F32);
+        assert_eq!(PrecisionArg::Bf16.precision(false), Precision::Bf16);
     }
 }

@@ -70,8 +70,8 @@ pub struct PlanArgs {
     /// Frames of the clip (the tracker caches one encoding per frame).
     #[arg(long, default_value_t = 100)]
     pub frames: u64,
-    /// Network precision.
-    #[arg(long, value_enum, default_value_t = PrecisionArg::F16)]
+    /// Network precision: auto is what the planned device gets, f16 (plans are for GPUs).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::Auto)]
     pub precision: PrecisionArg,
     /// Convolution kernel of the device planned for [default: this build's GPU kernel:
     /// cudnn with the `cudnn` feature, else im2col].
@@ -135,7 +135,7 @@ impl PlanArgs {
             min_model_px: self.refine_px,
             ..RoiSettings::default()
         };
-        let precision = self.precision.precision();
+        let precision = self.precision.precision(true);
         let conv = self.conv.map_or_else(ConvKernel::gpu, ConvArg::kernel);
         let refine = RefineRequest {
             budget,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::parse::{check, frame_rate, vram_budget, PrecisionArg};
+use super::parse::{check, frame_rate, runs_on_gpu, vram_budget, PrecisionArg};
 use vanelia::core::Result;
 use vanelia::pose::stage::PoseOptions;
 use vanelia::pose::tracking::align::AlignOptions;
@@ -49,8 +49,8 @@ pub struct PoseArgs {
     /// (see `vanelia plan --pose-batch`).
     #[arg(long, default_value_t = 8)]
     pub pose_batch: usize,
-    /// Network precision of the tracker.
-    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    /// Network precision of the tracker: auto is f16 on a CUDA GPU, f32 on the CPU.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::Auto)]
     pub pose_precision: PrecisionArg,
 }
 
@@ -75,7 +75,7 @@ impl PoseArgs {
             size_px: self.pose_size,
             batch: self.pose_batch,
             inject_alloc_limit_bytes: vanelia::memory::profile::injected_alloc_limit(),
-            precision: self.pose_precision.precision(),
+            precision: self.pose_precision.precision(runs_on_gpu()),
             track: TrackOptions {
                 keyframe_every: self.keyframe_every,
                 window: self.pose_window,

@@ -27,6 +27,11 @@ const DEFAULT_TRANSMISSION: f64 = 0.4;
 /// aureole around it that any haze adds; its shadow's penumbra is this angle times the
 /// distance to the occluder.
 pub const KEY_ANGLE_DEG: f64 = 1.0;
+/// Fraction of the light left in a cast shadow when the floor shows none clearly: halfway
+/// between no shadow (overcast) and the default split's, the least wrong under either reading.
+const SOFT_TRANSMISSION: f64 = (1.0 + DEFAULT_TRANSMISSION) / 2.0;
+/// The key's angular diameter then, degrees: a large source, so its shadow is soft.
+pub const SOFT_KEY_ANGLE_DEG: f64 = 10.0;
 /// Lowest key elevation the split trusts, degrees (grazing light on the floor).
 const MIN_ELEVATION_DEG: f64 = 5.0;
 
@@ -40,9 +45,13 @@ pub enum Evidence {
         /// The key's elevation above the ground plane, degrees.
         elevation_deg: f64,
     },
-    /// Floor without cast shadows: the light is soft (overcast, large sources); all of it is
-    /// taken as sky, with no key.
+    /// Floor without clear cast shadows: the light is soft (overcast, a large lamp), or its
+    /// shadows are too faint or the floor too busy to read them. Both readings are hedged: a
+    /// soft key at `elevation_deg` (the default direction) with half the shadow a clear key
+    /// would cast ([`SOFT_TRANSMISSION`], [`SOFT_KEY_ANGLE_DEG`]).
     Diffuse {
+        /// The key's elevation above the ground plane, degrees.
+        elevation_deg: f64,
         /// Colour of the lit floor (rgb over luminance).
         chroma_rgb: [f64; 3],
     },
@@ -105,7 +114,10 @@ impl SceneLight {
                 floor.lit_chroma_rgb,
                 elevation_deg,
             ),
-            Evidence::Diffuse { chroma_rgb } => ([1.0; 3], chroma_rgb, 90.0),
+            Evidence::Diffuse {
+                elevation_deg,
+                chroma_rgb,
+            } => ([SOFT_TRANSMISSION; 3], chroma_rgb, elevation_deg),
             Evidence::Unknown {
                 elevation_deg,
                 chroma_rgb,
@@ -121,7 +133,11 @@ impl SceneLight {
             sky_rgb: [0, 1, 2].map(|c| transmission[c] * floor_rgb[c]),
             shadow_transmission_rgb: transmission,
             key_elevation_deg,
-            key_angle_deg: KEY_ANGLE_DEG,
+            key_angle_deg: if matches!(evidence, Evidence::Diffuse { .. }) {
+                SOFT_KEY_ANGLE_DEG
+            } else {
+                KEY_ANGLE_DEG
+            },
             level,
             level_from,
         }
@@ -189,19 +205,20 @@ mod tests {
     }
 
     #[test]
-    fn bright_surfaces_raise_the_level_and_diffuse_light_has_no_key() {
+    fn bright_surfaces_raise_the_level_and_soft_light_casts_a_fainter_softer_shadow() {
         let bright = SceneLight::from_shot(&floor(0.25), Some(1.8));
         assert_eq!(bright.level_from, LevelFrom::BrightSurfaces);
         assert!((bright.level - 2.0).abs() < 1e-9);
         let soft = SceneLight::from_shot(
             &Evidence::Diffuse {
+                elevation_deg: 60.0,
                 chroma_rgb: [1.0; 3],
             },
             None,
         );
-        assert_eq!(soft.key_rgb, [0.0; 3]);
-        assert_eq!(soft.shadow_tint_rgb(), [1.0; 3]);
-        assert!((soft.shadow_transmission() - 1.0).abs() < 1e-9);
+        assert!((soft.shadow_transmission() - SOFT_TRANSMISSION).abs() < 1e-9);
+        assert_eq!(soft.key_angle_deg, SOFT_KEY_ANGLE_DEG);
+        assert!(soft.shadow_transmission() > SceneLight::unknown(60.0).shadow_transmission());
     }
 
     #[test]

@@ -107,6 +107,10 @@ pub struct RunConfig {
     pub pose: PoseOptions,
     /// Device memory the plan may use, bytes (`None`: what is free when the run starts).
     pub vram_budget: Option<u64>,
+    /// What the command line decided for the user (e.g. `--refine auto`'s fallback), reported
+    /// as warnings.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ pub struct ShotLight {
     /// What the floor showed, when it showed cast shadows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floor: Option<FloorLight>,
-    /// The floor showed no cast shadows: the light is soft, from above.
+    /// The floor showed no clear cast shadows: the light is taken as soft.
     pub soft: bool,
 }
 
@@ -149,10 +149,9 @@ fn estimate(inputs: &LightInputs<'_>) -> Result<ShotLight> {
     });
     let (key, floor, read) = match keylight::gather(&evidence, &inputs.track.points, &ground) {
         Ok(shot) => {
-            // no cast shadows: all light is the sky's, and the key (none) points up
             let key = given.unwrap_or_else(|| match shot.direction() {
                 Ok(estimate) => KeyLight::Estimated(estimate),
-                Err(why) => default_light(up.to_array(), &why),
+                Err(why) => default_light(default_dir(), &why),
             });
             let floor = match &key {
                 KeyLight::Default { .. } => None,
@@ -178,7 +177,10 @@ fn estimate(inputs: &LightInputs<'_>) -> Result<ShotLight> {
             floor,
             elevation_deg,
         },
-        (None, Some(chroma_rgb)) => scenelight::Evidence::Diffuse { chroma_rgb },
+        (None, Some(chroma_rgb)) => scenelight::Evidence::Diffuse {
+            elevation_deg,
+            chroma_rgb,
+        },
         (None, None) => scenelight::Evidence::Unknown {
             elevation_deg,
             chroma_rgb: chroma,

@@ -219,12 +219,16 @@ pub(super) fn prepare(
             "the work directory held results for another input or version; they were removed",
         );
     }
+    for note in &cfg.notes {
+        report.warn(Stage::Refine, None, note.clone());
+    }
     for note in placement_notes {
         report.warn(Stage::Placement, None, note);
     }
     if let KeyLight::Default { why, .. } = &shot_light.key {
         let how = if shot_light.soft {
-            "the light is taken as soft: all of it from the sky, no key light"
+            "the light is taken as soft: a wide key above the product, leaning towards the first \
+             camera, with a faint shadow"
         } else {
             "the key light stays above the product, leaning towards the first camera"
         };
