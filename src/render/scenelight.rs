@@ -222,6 +222,17 @@ mod tests {
     }
 
     #[test]
+    fn a_cached_light_reads_back_bit_for_bit() {
+        // render cache keys hash the light: one ulp off would recompute every frame
+        for t in [0.234_567_890_123_456_7, 0.1 + 0.2, 1.0 / 3.0] {
+            let light = SceneLight::from_shot(&floor(t), Some(1.234_567_890_123_456_7));
+            let text = serde_json::to_string(&light).unwrap();
+            let back: SceneLight = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, light, "{text}");
+        }
+    }
+
+    #[test]
     fn a_blue_shadow_darkens_red_more() {
         let light = SceneLight::from_shot(
             &Evidence::Floor {
