@@ -4,8 +4,10 @@
 //!
 //! Main types: [`scene::ProductModel`] (the loaded model), [`material::Material`],
 //! [`placement::Placement`] (where it stands, in the track's world), [`raster::Rasterizer`]
-//! (GPU state reused across frames), [`lighting`] (light from the shot) and [`RenderStage`]
-//! tying them together.
+//! (GPU state reused across frames), the light read from the shot ([`keylight`] its direction,
+//! [`scenelight::SceneLight`] its strengths and colours, [`lighting`] each frame's ambient),
+//! [`motion`] (motion blur over the shutter), [`lenswarp`] (the lens's distortion) and
+//! [`RenderStage`] tying them together.
 
 pub mod gltf_check;
 pub mod keylight;
