@@ -1,6 +1,6 @@
 //! Memory awareness over what the stages expose: what the device has ([`profile`]), the plan
 //! that fits each stage's memory model (`pose::footprint`, `diffusion::footprint`,
-//! `render::render_bytes`) into a budget ([`plan`], [`planner`]): batch sizes, VAE
+//! `render::render_bytes`) into a budget ([`plan`](mod@plan), [`planner`]): batch sizes, VAE
 //! slicing/tiling, attention chunk and residency; and what a run really used ([`monitor`]).
 //! No stage imports this module: `run` plans and hands each stage its settings.
 

@@ -58,7 +58,7 @@ pub fn estimate(
 /// product (not clipped, not the sky: rays that reach the ground plane near it).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ShotLevels {
-    /// Their brightness, linear luminance at [`BRIGHT_QUANTILE`].
+    /// Their brightness, linear luminance at the 99.5th percentile.
     pub bright: f64,
     /// The surfaces' mean colour (rgb over luminance).
     pub chroma_rgb: [f64; 3],

@@ -4,7 +4,7 @@
 //! previous frame's camera before it, the next one's after, each interpolated with rotation on
 //! the sphere and centre linearly) and averaged: colour in linear light, coverage and shadow
 //! as fractions, depth as the nearest. The sample count follows the product's image motion
-//! over the shutter ([`PX_PER_SAMPLE`]), so a still camera costs one render.
+//! over the shutter (one per pixel of travel), so a still camera costs one render.
 
 use glam::DVec3;
 use image::{GrayImage, Luma, Rgba, RgbaImage};

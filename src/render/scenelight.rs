@@ -48,7 +48,7 @@ pub enum Evidence {
     /// Floor without clear cast shadows: the light is soft (overcast, a large lamp), or its
     /// shadows are too faint or the floor too busy to read them. Both readings are hedged: a
     /// soft key at `elevation_deg` (the default direction) with half the shadow a clear key
-    /// would cast ([`SOFT_TRANSMISSION`], [`SOFT_KEY_ANGLE_DEG`]).
+    /// would cast (70 % of the light left in it, [`SOFT_KEY_ANGLE_DEG`]).
     Diffuse {
         /// The key's elevation above the ground plane, degrees.
         elevation_deg: f64,

@@ -1,6 +1,7 @@
-//! The main job, wired stage by stage: [`prepare`] (weights located once, memory plan, probe,
-//! work directory, track, placement, cache keys) → [`stream`] the frames (decode → per batch:
-//! render → composite → refine → cache, in [`frames`]) → [`encode`] → the [`report`]. Decoding
+//! The main job, wired stage by stage: `prepare` (weights located once, memory plan, probe,
+//! work directory, track, placement, the shot's light, cache keys) → `stream` the frames
+//! (decode → per batch: render → composite → refine → cache, in `frames`) → `encode` → the
+//! [`report`]. Decoding
 //! and encoding run on their own threads with bounded channels, so host memory stays flat
 //! however long the clip is. This is the only module that imports several stages.
 //!

@@ -48,7 +48,7 @@ pub const MAX_BATCH: usize = 8;
 pub struct Lighting {
     /// Key light colour (irradiance / pi, linear RGB).
     pub key_color: [f32; 3],
-    /// First-order SH ambient: irradiance / pi = sh[0] + sh[1] n.x + sh[2] n.y + sh[3] n.z.
+    /// First-order SH ambient: `irradiance / pi = sh[0] + sh[1] n.x + sh[2] n.y + sh[3] n.z`.
     pub sh: [[f32; 3]; 4],
 }
 
