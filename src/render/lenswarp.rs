@@ -114,14 +114,9 @@ impl LensWarp {
 }
 
 /// Where a frame pixel's ray lands through the pinhole with the same focal length and
-/// principal point.
+/// principal point (`pixel_of` takes normalised coordinates as they are).
 fn pinhole_pixel(intrinsics: &Intrinsics, pixel: DVec2) -> DVec2 {
-    let ray = intrinsics.unproject(pixel);
-    Intrinsics {
-        lens: Lens::Pinhole,
-        ..*intrinsics
-    }
-    .pixel_of(ray.truncate())
+    intrinsics.pixel_of(intrinsics.unproject(pixel).truncate())
 }
 
 fn map_of(intrinsics: &Intrinsics, offset: DVec2) -> Vec<DVec2> {

@@ -119,15 +119,10 @@ impl RenderStage {
             point_in_world: ground.plane_point_in_world,
             normal_in_world: up,
         };
-        let corners_in_world = (0..8)
-            .map(|i| {
-                let pick = |bit: usize, lo: f64, hi: f64| if i & bit == 0 { lo } else { hi };
-                world_from_object.transform_point3(DVec3::new(
-                    pick(1, bbox.0.x, bbox.1.x),
-                    pick(2, bbox.0.y, bbox.1.y),
-                    pick(4, bbox.0.z, bbox.1.z),
-                ))
-            })
+        let corners_in_world = model
+            .box_corners()
+            .iter()
+            .map(|c| world_from_object.transform_point3(c.as_dvec3()))
             .collect();
         Ok(Self {
             raster,

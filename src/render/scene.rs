@@ -62,6 +62,18 @@ pub struct ProductModel {
 }
 
 impl ProductModel {
+    /// The eight corners of the model's bounding box (model space).
+    pub fn box_corners(&self) -> [Vec3; 8] {
+        let pick = |i: usize, bit: usize, lo: f32, hi: f32| if i & bit == 0 { lo } else { hi };
+        std::array::from_fn(|i| {
+            Vec3::new(
+                pick(i, 1, self.bbox_min.x, self.bbox_max.x),
+                pick(i, 2, self.bbox_min.y, self.bbox_max.y),
+                pick(i, 4, self.bbox_min.z, self.bbox_max.z),
+            )
+        })
+    }
+
     /// Loads a `.glb` or `.gltf` file.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| {

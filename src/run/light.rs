@@ -158,8 +158,9 @@ fn estimate(inputs: &LightInputs<'_>) -> Result<ShotLight> {
                 _ => shot.floor_light(DVec3::from_array(key.dir_in_world())),
             };
             let soft = matches!(key, KeyLight::Default { .. });
-            let chroma = shot.lit_floor_chroma().unwrap_or(chroma);
-            (key, floor, soft.then_some(chroma))
+            // the lit floor's colour is read again only where no floor light carries it
+            let soft_chroma = soft.then(|| shot.lit_floor_chroma().unwrap_or(chroma));
+            (key, floor, soft_chroma)
         }
         Err(why) => (
             given.unwrap_or_else(|| default_light(default_dir(), &why)),

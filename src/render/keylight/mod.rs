@@ -191,7 +191,7 @@ impl Evidence<'_> {
     }
 
     /// The direction whose shadow feet are darkest, however little it stands out.
-    pub fn best_direction(&self) -> Option<KeyLightEstimate> {
+    fn best_direction(&self) -> Option<KeyLightEstimate> {
         let (best, median) = self.search.run();
         let best = best?;
         let n = self.search.basis.n;

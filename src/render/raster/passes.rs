@@ -62,15 +62,9 @@ pub(super) fn static_uniforms(
     world_from_object: Mat4,
     ground: &GroundSetup,
 ) -> FrameUniforms {
-    let corners = (0..8).map(|i| {
-        let pick = |bit: usize, lo: f32, hi: f32| if i & bit == 0 { lo } else { hi };
-        world_from_object.transform_point3(Vec3::new(
-            pick(1, model.bbox_min.x, model.bbox_max.x),
-            pick(2, model.bbox_min.y, model.bbox_max.y),
-            pick(4, model.bbox_min.z, model.bbox_max.z),
-        ))
-    });
-    let corners: Vec<Vec3> = corners.collect();
+    let corners = model
+        .box_corners()
+        .map(|c| world_from_object.transform_point3(c));
     let centre = corners.iter().copied().sum::<Vec3>() / 8.0;
     let radius = corners
         .iter()
