@@ -316,3 +316,19 @@ pub fn mask_centroid(mask: &image::GrayImage) -> glam::DVec2 {
     assert!(w > 0.0, "nothing rendered");
     sum / w
 }
+
+/// The largest difference of any channel of any pixel between two decoded clips of the same
+/// length.
+pub fn max_pixel_diff(a: &[image::RgbImage], b: &[image::RgbImage]) -> u8 {
+    assert_eq!(a.len(), b.len(), "frame counts");
+    a.iter()
+        .zip(b)
+        .flat_map(|(x, y)| {
+            x.as_raw()
+                .iter()
+                .zip(y.as_raw())
+                .map(|(p, q)| p.abs_diff(*q))
+        })
+        .max()
+        .unwrap_or(0)
+}

@@ -13,6 +13,7 @@ use vanelia::composite::{CompositeSettings, Harmonise};
 use vanelia::core::{Error, Result};
 use vanelia::diffusion::locate::{locate, WeightsArgs};
 use vanelia::diffusion::options::RefineOptions;
+use vanelia::render::defocus::FocusRequest;
 use vanelia::render::placement::PlacementOptions;
 use vanelia::render::RenderOptions;
 use vanelia::run::{FrameSelection, RefineMode, RunConfig};
@@ -100,6 +101,17 @@ pub struct RunArgs {
     /// interval, 0 = sharp) [default: 180].
     #[arg(long, value_name = "DEG")]
     pub shutter: Option<f64>,
+    /// Distance in focus along the optical axis, metres: with --aperture, the lens's depth of
+    /// field; alone, it fixes the focus of the depth of field read from the shot.
+    #[arg(long, value_name = "M")]
+    pub focus_distance: Option<f64>,
+    /// The lens's f-number (needs --focus-distance; 0 = everything sharp) [default: the depth
+    /// of field is read from the shot's edges].
+    #[arg(long, value_name = "F")]
+    pub aperture: Option<f64>,
+    /// Sensor width in millimetres, for --aperture (the focal length in metres).
+    #[arg(long, value_name = "MM", default_value_t = 36.0)]
+    pub sensor_width: f64,
     /// Fraction of frame 0's height the product spans when --scale is not given.
     #[arg(long, default_value_t = 0.3)]
     pub product_height: f64,
@@ -215,7 +227,9 @@ impl RunArgs {
                     .transpose()?,
                 light: None,
                 shutter_deg: self.shutter,
+                defocus: None,
             },
+            focus: self.focus()?,
             crf: self.crf,
             seq_rate,
             diffusion,
@@ -256,6 +270,43 @@ impl RunArgs {
                 }
             }
         }
+    }
+}
+
+impl RunArgs {
+    /// The lens's focus from `--focus-distance`, `--aperture` and `--sensor-width`.
+    fn focus(&self) -> Result<FocusRequest> {
+        let positive = |v: Option<f64>| v.is_none_or(|v| v.is_finite() && v > 0.0);
+        check(
+            "--focus-distance",
+            positive(self.focus_distance),
+            "must be > 0 metres",
+        )?;
+        check(
+            "--aperture",
+            self.aperture.is_none_or(|f| f.is_finite() && f >= 0.0),
+            "must be an f-number >= 0 (0 = everything sharp)",
+        )?;
+        check(
+            "--sensor-width",
+            positive(Some(self.sensor_width)),
+            "must be > 0 mm",
+        )?;
+        Ok(match (self.aperture, self.focus_distance) {
+            (Some(0.0), _) => FocusRequest::Off,
+            (Some(f_number), Some(focus_distance_m)) => FocusRequest::Lens {
+                focus_distance_m,
+                f_number,
+                sensor_width_mm: self.sensor_width,
+            },
+            (Some(_), None) => {
+                return Err(Error::InvalidArgument {
+                    name: "--aperture",
+                    detail: "needs --focus-distance (where the lens is focused)".into(),
+                })
+            }
+            (None, focus_distance_m) => FocusRequest::Plate { focus_distance_m },
+        })
     }
 }
 
@@ -300,5 +351,47 @@ mod tests {
             workdir("out/seq/%06d.png"),
             PathBuf::from("out/seq.vanelia")
         );
+    }
+
+    #[test]
+    fn focus_options_give_a_lens_the_plate_or_nothing() {
+        use clap::Parser as _;
+        let focus = |extra: &[&str]| {
+            let mut argv = vec!["vanelia", "-i", "in.mp4", "-m", "m.glb", "-o", "o.mp4"];
+            argv.extend_from_slice(extra);
+            let cli = super::super::Cli::try_parse_from(argv).expect("parses");
+            cli.run.focus()
+        };
+        assert_eq!(
+            focus(&[]).ok(),
+            Some(FocusRequest::Plate {
+                focus_distance_m: None
+            })
+        );
+        assert_eq!(
+            focus(&["--focus-distance", "2"]).ok(),
+            Some(FocusRequest::Plate {
+                focus_distance_m: Some(2.0)
+            })
+        );
+        assert_eq!(
+            focus(&[
+                "--aperture",
+                "2.8",
+                "--focus-distance",
+                "1.5",
+                "--sensor-width",
+                "24"
+            ])
+            .ok(),
+            Some(FocusRequest::Lens {
+                focus_distance_m: 1.5,
+                f_number: 2.8,
+                sensor_width_mm: 24.0
+            })
+        );
+        assert_eq!(focus(&["--aperture", "0"]).ok(), Some(FocusRequest::Off));
+        assert!(focus(&["--aperture", "2"]).is_err(), "no focus distance");
+        assert!(focus(&["--focus-distance=-1"]).is_err());
     }
 }

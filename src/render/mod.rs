@@ -6,9 +6,12 @@
 //! [`placement::Placement`] (where it stands, in the track's world), [`raster::Rasterizer`]
 //! (GPU state reused across frames), the light read from the shot ([`keylight`] its direction,
 //! [`scenelight::SceneLight`] its strengths and colours, [`lighting`] each frame's ambient),
-//! [`motion`] (motion blur over the shutter), [`lenswarp`] (the lens's distortion) and
+//! [`motion`] (motion blur over the shutter), [`defocus`] (the depth of field),
+//! [`lenswarp`] (the lens's distortion) and
 //! [`RenderStage`] tying them together.
 
+pub mod defocus;
+pub mod edgeblur;
 pub mod gltf_check;
 pub mod keylight;
 pub mod lenswarp;
@@ -55,6 +58,9 @@ pub struct RenderOptions {
     /// Shutter angle in degrees (360 = open for the whole frame interval; 0 = no motion
     /// blur); default [`motion::DEFAULT_SHUTTER_DEG`].
     pub shutter_deg: Option<f64>,
+    /// The lens's depth of field; `None` renders the product sharp at every depth.
+    #[serde(default)]
+    pub defocus: Option<defocus::Defocus>,
 }
 
 /// Per-clip render state.
@@ -64,6 +70,7 @@ pub struct RenderStage {
     ground: occlusion::Ground,
     light: SceneLight,
     shutter_deg: f64,
+    defocus: Option<defocus::Defocus>,
     /// The corners of the product's box (world): how far it moves in the picture.
     corners_in_world: Vec<DVec3>,
     /// Renders made so far, motion-blur samples included.
@@ -130,6 +137,7 @@ impl RenderStage {
             ground,
             light,
             shutter_deg: options.shutter_deg.unwrap_or(motion::DEFAULT_SHUTTER_DEG),
+            defocus: options.defocus,
             corners_in_world,
             renders: 0,
             lens,
@@ -197,11 +205,19 @@ impl RenderStage {
         .collect()
     }
 
-    /// One frame's layers from the renders at its shutter's cameras.
+    /// One frame's layers from the renders at its shutter's cameras, defocused, then
+    /// distorted.
     fn layers_of(&self, job: &RenderJob<'_>, samples: &[raster::FrameImages]) -> RenderLayers {
         let Some(mut i) = motion::average(samples) else {
             return RenderLayers::empty();
         };
+        if let Some(defocus) = &self.defocus {
+            let camera = self
+                .lens
+                .as_ref()
+                .map_or(*job.camera, |lens| lens.canvas_camera(job.camera));
+            i = defocus::apply(&i, defocus, &camera, &self.ground);
+        }
         if let Some(lens) = &self.lens {
             i = lens.warp(&i, &job.camera.intrinsics);
         }

@@ -19,6 +19,24 @@ pub struct Ground {
     pub normal_in_world: DVec3,
 }
 
+impl Ground {
+    /// Depth along the camera axis where a ray from `origin` along `dir` (a pixel's ray with
+    /// camera z = 1, turned into world) meets the ground; `inf` when it does not.
+    pub fn depth_of_ray(&self, origin: DVec3, dir: DVec3) -> f32 {
+        let denom = self.normal_in_world.dot(dir);
+        if denom.abs() < 1e-12 {
+            return f32::INFINITY;
+        }
+        let t = self.normal_in_world.dot(self.point_in_world - origin) / denom;
+        // `dir` comes from a ray with camera z = 1, so the parameter is the camera depth.
+        if t > 0.0 {
+            t as f32
+        } else {
+            f32::INFINITY
+        }
+    }
+}
+
 /// Applies scene occlusion to `layers` in place. `scene_depth_m` covers the whole frame.
 pub fn apply(
     layers: &mut RenderLayers,
@@ -54,7 +72,7 @@ pub fn apply(
         let ray = camera
             .intrinsics
             .unproject(DVec2::new(f64::from(ox + x), f64::from(oy + y)));
-        let z_ground = ground_depth(origin, camera.world_from_cam.transform_vector3(ray), ground);
+        let z_ground = ground.depth_of_ray(origin, camera.world_from_cam.transform_vector3(ray));
         let v = visibility(z_ground, scene(x, y));
         s.0[0] = 255 - (f32::from(255 - s.0[0]) * v).round() as u8;
     }
@@ -68,22 +86,6 @@ fn visibility(z: f32, scene_z: f32) -> f32 {
     let tol = (TOLERANCE_REL * z).max(1e-4);
     let t = ((scene_z - z) / tol * 0.5 + 0.5).clamp(0.0, 1.0);
     t * t * (3.0 - 2.0 * t)
-}
-
-/// Depth along the camera axis where the pixel's ray (`dir`, with z = 1 in camera units
-/// scaled into world) meets the ground; `inf` when it does not.
-fn ground_depth(origin: DVec3, dir: DVec3, g: &Ground) -> f32 {
-    let denom = g.normal_in_world.dot(dir);
-    if denom.abs() < 1e-12 {
-        return f32::INFINITY;
-    }
-    let t = g.normal_in_world.dot(g.point_in_world - origin) / denom;
-    // `dir` comes from a ray with camera z = 1, so the parameter is the camera depth.
-    if t > 0.0 {
-        t as f32
-    } else {
-        f32::INFINITY
-    }
 }
 
 /// `values` where `depth` is finite; elsewhere the minimum over finite-depth neighbours (3x3),

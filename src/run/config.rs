@@ -8,6 +8,7 @@ use crate::composite::{CompositeSettings, Harmonise};
 use crate::core::{Error, FrameRange, FrameRate, Result};
 use crate::diffusion::options::RefineOptions;
 use crate::pose::stage::PoseOptions;
+use crate::render::defocus::FocusRequest;
 use crate::render::placement::PlacementOptions;
 use crate::render::RenderOptions;
 use crate::video::MediaPath;
@@ -97,6 +98,9 @@ pub struct RunConfig {
     pub placement: PlacementOptions,
     /// Render options.
     pub render: RenderOptions,
+    /// The lens's focus: given, read from the plate, or off.
+    #[serde(default)]
+    pub focus: FocusRequest,
     /// Output CRF.
     pub crf: u8,
     /// Frame rate assumed for image-sequence input.

@@ -10,14 +10,11 @@
 use glam::DVec3;
 use serde::{Deserialize, Serialize};
 
-use super::json::{read_json, write_json};
-use crate::core::{hash, CameraTrack, Frame, Result};
+use super::sample::ClipContext;
+use crate::core::Result;
 use crate::render::keylight::{self, EvidenceFrame, FloorLight, KeyLightEstimate, NoEstimate};
 use crate::render::lighting;
-use crate::render::placement::Placement;
 use crate::render::scenelight::{self, SceneLight};
-use crate::video::{ClipSummary, Source};
-use crate::workdir::{WorkDir, TOOL_VERSION};
 
 /// Where the run's key light came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,67 +60,18 @@ pub struct ShotLight {
     pub soft: bool,
 }
 
-/// What the estimate depends on.
-#[derive(Serialize)]
-struct LightKey<'a> {
-    tool: &'a str,
-    input_sha256: &'a str,
-    track_sha256: &'a str,
-    placement: &'a Placement,
-    given: Option<[f64; 3]>,
+/// The run's light: `--light-dir` (`given`) and what the shot shows, from the work directory's
+/// cache when it holds the estimate for this clip.
+pub(super) fn resolve(clip: &ClipContext<'_>, given: Option<[f64; 3]>) -> Result<ShotLight> {
+    clip.cached("light.json", &given, || estimate(clip, given))
 }
 
-/// The cached estimate.
-#[derive(Serialize, Deserialize)]
-struct Cached {
-    key: String,
-    light: ShotLight,
-}
-
-/// What the key light needs to know of the run.
-pub(super) struct LightInputs<'a> {
-    pub given: Option<[f64; 3]>,
-    pub source: &'a Source,
-    pub clip: &'a ClipSummary,
-    pub track: &'a CameraTrack,
-    pub placement: &'a Placement,
-    pub workdir: &'a WorkDir,
-    pub input_sha: &'a str,
-}
-
-/// The run's light.
-pub(super) fn resolve(inputs: &LightInputs<'_>) -> Result<ShotLight> {
-    let key = hash::key_of(&LightKey {
-        tool: TOOL_VERSION,
-        input_sha256: inputs.input_sha,
-        track_sha256: &hash::file_sha256(&inputs.workdir.file("track.json"))?,
-        placement: inputs.placement,
-        given: inputs.given,
-    })?;
-    let path = inputs.workdir.file("light.json");
-    if let Ok(cached) = read_json::<Cached>(&path) {
-        if cached.key == key {
-            return Ok(cached.light);
-        }
-    }
-    let light = estimate(inputs)?;
-    write_json(
-        &path,
-        &Cached {
-            key,
-            light: light.clone(),
-        },
-    )?;
-    Ok(light)
-}
-
-/// Decodes up to [`keylight::FRAMES`] frames spread over the clip and reads the light from
-/// them.
-fn estimate(inputs: &LightInputs<'_>) -> Result<ShotLight> {
-    let frames = spread_frames(inputs.source, inputs.clip.frame_count)?;
+/// Reads the light from frames spread over the clip.
+fn estimate(clip: &ClipContext<'_>, given: Option<[f64; 3]>) -> Result<ShotLight> {
+    let frames = clip.frames()?;
     let cameras: Vec<_> = frames
         .iter()
-        .filter_map(|f| inputs.track.pose(f.nr).map(|c| (f, c)))
+        .filter_map(|f| clip.track.pose(f.nr).map(|c| (f, c)))
         .collect();
     let evidence: Vec<EvidenceFrame<'_>> = cameras
         .iter()
@@ -132,7 +80,7 @@ fn estimate(inputs: &LightInputs<'_>) -> Result<ShotLight> {
             camera,
         })
         .collect();
-    let placement = inputs.placement;
+    let placement = clip.placement;
     let up = DVec3::from_array(placement.plane_normal_in_world);
     let anchor = DVec3::from_array(placement.anchor_in_world);
     let ground = keylight::Ground {
@@ -143,11 +91,11 @@ fn estimate(inputs: &LightInputs<'_>) -> Result<ShotLight> {
     let levels = lighting::shot_levels(&evidence, &ground);
     let chroma = levels.map_or([1.0; 3], |l| l.chroma_rgb);
     let default_dir =
-        || crate::render::default_key_direction(up, anchor, &inputs.track.poses[0]).to_array();
-    let given = inputs.given.map(|d| KeyLight::Given {
+        || crate::render::default_key_direction(up, anchor, &clip.track.poses[0]).to_array();
+    let given = given.map(|d| KeyLight::Given {
         dir_in_world: DVec3::from_array(d).normalize_or(DVec3::Z).to_array(),
     });
-    let (key, floor, read) = match keylight::gather(&evidence, &inputs.track.points, &ground) {
+    let (key, floor, read) = match keylight::gather(&evidence, &clip.track.points, &ground) {
         Ok(shot) => {
             let key = given.unwrap_or_else(|| match shot.direction() {
                 Ok(estimate) => KeyLight::Estimated(estimate),
@@ -200,27 +148,4 @@ fn default_light(dir_in_world: [f64; 3], why: &NoEstimate) -> KeyLight {
         dir_in_world,
         why: why.to_string(),
     }
-}
-
-/// Up to [`keylight::FRAMES`] frames evenly spread over the clip (first and last included).
-fn spread_frames(source: &Source, frame_count: u64) -> Result<Vec<Frame>> {
-    let n = keylight::FRAMES as u64;
-    let wanted: Vec<u64> = if frame_count <= n {
-        (0..frame_count).collect()
-    } else {
-        (0..n).map(|i| i * (frame_count - 1) / (n - 1)).collect()
-    };
-    let last = wanted.last().copied().unwrap_or(0);
-    let mut frames = Vec::with_capacity(wanted.len());
-    for item in source.spawn_decoder(4) {
-        let frame = item?;
-        let nr = frame.nr.0;
-        if wanted.contains(&nr) {
-            frames.push(frame);
-        }
-        if nr >= last {
-            break;
-        }
-    }
-    Ok(frames)
 }

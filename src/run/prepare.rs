@@ -6,9 +6,11 @@ use serde::Serialize;
 
 use super::config::{RefineMode, RunConfig};
 use super::json::write_json;
-use super::light::{self, KeyLight, LightInputs};
+use super::light::{self, KeyLight};
 use super::memory;
+use super::optics;
 use super::report::{MotionBlur, RunReport, StageReport};
+use super::sample::ClipContext;
 use super::track::{self, TrackFrom, Tracker};
 use crate::composite::CompositeSettings;
 use crate::core::{hash, CameraTrack, Error, FrameRange, Progress, Result, Stage};
@@ -164,23 +166,21 @@ pub(super) fn prepare(
     let bbox = (model.bbox_min.as_dvec3(), model.bbox_max.as_dvec3());
     let (placement, placement_notes) = placement::place(&track, bbox, &cfg.placement)?;
     write_json(&workdir.file("placement.json"), &placement)?;
-    let shot_light = light::resolve(&LightInputs {
-        given: cfg.render.light_dir_in_world,
-        source: &source,
-        clip: &clip,
-        track: &track,
-        placement: &placement,
-        workdir: &workdir,
-        input_sha: &input_sha,
-    })?;
+    let context = ClipContext::new(
+        (&source, clip.frame_count),
+        &track,
+        &placement,
+        &workdir,
+        &input_sha,
+    );
+    let shot_light = light::resolve(&context, cfg.render.light_dir_in_world)?;
+    let optics = optics::resolve(&context, cfg.focus, cfg.render.shutter_deg)?;
+    drop(context);
     let render_options = RenderOptions {
         light_dir_in_world: Some(shot_light.key.dir_in_world()),
         light: Some(shot_light.scene),
-        shutter_deg: Some(
-            cfg.render
-                .shutter_deg
-                .unwrap_or(crate::render::motion::DEFAULT_SHUTTER_DEG),
-        ),
+        shutter_deg: Some(optics.shutter.shutter_deg),
+        defocus: optics.depth_of_field.defocus,
     };
     let composite = CompositeSettings {
         shadow_tint_rgb: shot_light.scene.shadow_tint_rgb(),
@@ -238,11 +238,11 @@ pub(super) fn prepare(
             format!("{why}; {how} (--light-dir sets its direction)"),
         );
     }
+    report.depth_of_field = Some(optics.depth_of_field);
+    report.lens = Some(track.poses[0].intrinsics.lens).filter(|l| !l.is_pinhole());
     report.motion_blur = Some(MotionBlur {
-        shutter_deg: render_options
-            .shutter_deg
-            .unwrap_or(crate::render::motion::DEFAULT_SHUTTER_DEG),
-        given: cfg.render.shutter_deg.is_some(),
+        shutter_deg: optics.shutter.shutter_deg,
+        source: optics.shutter.source,
         renders: 0,
     });
     report.key_light = Some(shot_light.key.clone());
@@ -290,6 +290,8 @@ fn new_report(cfg: &RunConfig, clip: &ClipSummary, placement: &Placement) -> Run
         options: cfg.clone(),
         render_adapter: None,
         motion_blur: None,
+        depth_of_field: None,
+        lens: None,
         key_light: None,
         light: None,
         stages: Vec::new(),

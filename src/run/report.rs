@@ -57,8 +57,8 @@ impl From<StageTiming> for StageReport {
 pub struct MotionBlur {
     /// Shutter angle, degrees.
     pub shutter_deg: f64,
-    /// Whether `--shutter` gave it (else the default).
-    pub given: bool,
+    /// Where it came from: `--shutter` or the default.
+    pub source: super::optics::ShutterSource,
     /// Renders made, shutter samples included (frames rendered × samples per frame; a still
     /// camera takes one per frame).
     pub renders: u64,
@@ -93,6 +93,13 @@ pub struct RunReport {
     /// The product's motion blur: shutter and renders made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub motion_blur: Option<MotionBlur>,
+    /// The product's depth of field: the lens given or read from the plate, and the disk at
+    /// the product's depth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth_of_field: Option<super::optics::DepthOfField>,
+    /// The lens's distortion (the first frame's) the product is bent by; absent for a pinhole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lens: Option<crate::core::lens::Lens>,
     /// The renderer's adapter (`llvmpipe`, a GPU's name), when frames were rendered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub render_adapter: Option<String>,
