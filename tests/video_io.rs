@@ -196,3 +196,83 @@ fn copied_audio_keeps_its_length() {
         "{duration} vs {src_duration}"
     );
 }
+
+/// The demo re-encoded with a key frame every 12 frames, then its first packet scrambled (as
+/// a broken first slice): FFmpeg decodes the 36 frames from the second key frame on.
+fn demo_with_a_broken_first_slice(dir: &std::path::Path) -> std::path::PathBuf {
+    let clean = dir.join("gop12.mp4");
+    ffmpeg(&[
+        "-i",
+        s(&asset("demo.mp4")),
+        "-an",
+        "-c:v",
+        "libx264",
+        "-g",
+        "12",
+        "-bf",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+        s(&clean),
+    ]);
+    let broken = dir.join("broken.mp4");
+    ffmpeg(&[
+        "-i",
+        s(&clean),
+        "-c",
+        "copy",
+        "-bsf:v",
+        "noise=amount=eq(n\\,0)*2",
+        s(&broken),
+    ]);
+    broken
+}
+
+#[test]
+fn a_clip_with_a_broken_first_slice_is_the_frames_that_decode() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = demo_with_a_broken_first_slice(dir.path());
+    let theirs = ffmpeg_frames(&broken, 640, 360);
+    assert!(theirs.len() < 48 && !theirs.is_empty(), "{}", theirs.len());
+    let ours = decode_all(&broken);
+    assert_eq!(ours.len(), theirs.len(), "the frames FFmpeg decodes");
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        let d = mean_abs_diff(a, b);
+        assert!(d < 2.0, "frame {i} differs from ffmpeg's by {d}");
+    }
+    // A track made by another tool on the same frames lines up: the demo track from the
+    // first frame that decodes on, numbered from 0.
+    let mut poses: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(asset("demo.poses.json")).unwrap()).unwrap();
+    let lost = 48 - theirs.len();
+    let frames: Vec<serde_json::Value> = poses["frames"].as_array().unwrap()[lost..]
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut f = f.clone();
+            f["frame"] = i.into();
+            f
+        })
+        .collect();
+    poses["frames"] = frames.into();
+    let track = dir.path().join("poses.json");
+    std::fs::write(&track, serde_json::to_string(&poses).unwrap()).unwrap();
+    let output = dir.path().join("out.mp4");
+    assert_ok(&run_on(
+        dir.path(),
+        &broken,
+        &track,
+        &output,
+        &["--refine", "none"],
+    ));
+    assert_eq!(decode_all(&output).len(), theirs.len());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out.report.json")).unwrap())
+            .unwrap();
+    let warned = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["stage"] == "decode" && w["message"].as_str().unwrap().contains("skipped"));
+    assert!(warned, "{}", report["warnings"]);
+}

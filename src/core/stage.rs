@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 /// A stage of the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Stage {
+    /// Decoding the input.
+    #[serde(rename = "decode")]
+    Decode,
     /// Camera tracking (or the imported track's checks).
     #[serde(rename = "track")]
     Track,
@@ -37,6 +40,7 @@ impl Stage {
     /// The name in reports, folders and messages.
     pub fn name(self) -> &'static str {
         match self {
+            Self::Decode => "decode",
             Self::Track => "track",
             Self::Placement => "placement",
             Self::Render => "render",

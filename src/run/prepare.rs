@@ -219,6 +219,17 @@ pub(super) fn prepare(
             "the work directory held results for another input or version; they were removed",
         );
     }
+    if clip.skipped_packets > 0 {
+        report.warn(
+            Stage::Decode,
+            None,
+            format!(
+                "{} video packet(s) do not decode and were skipped, as FFmpeg's own tools skip \
+                 them: the clip is the {} frames that decode, numbered in order",
+                clip.skipped_packets, clip.frame_count
+            ),
+        );
+    }
     for note in &cfg.notes {
         report.warn(Stage::Refine, None, note.clone());
     }

@@ -14,12 +14,15 @@ pub struct VideoFrames {
     expected: u64,
     path: PathBuf,
     done: bool,
+    /// Packets in the stream, and those skipped so far (at most all of them).
+    packets: u64,
+    skipped: u64,
 }
 
 impl VideoFrames {
-    /// Opens `path` for decoding; `expected` is the probed frame count, used to detect
-    /// truncated files.
-    pub fn open(path: &Path, rotation: Rotation, expected: u64) -> Result<Self> {
+    /// Opens `path` for decoding; `expected` is the probed count of frames that decode (used
+    /// to detect truncated files) out of `packets`.
+    pub fn open(path: &Path, rotation: Rotation, (expected, packets): (u64, u64)) -> Result<Self> {
         super::info::init_ffmpeg();
         let decoder = video_rs::Decoder::new(path).map_err(|e| {
             Error::bad_input(
@@ -35,6 +38,8 @@ impl VideoFrames {
             expected,
             path: path.into(),
             done: false,
+            packets,
+            skipped: 0,
         })
     }
 
@@ -63,23 +68,31 @@ impl Iterator for VideoFrames {
         if self.done || self.next >= self.expected {
             return None;
         }
-        match self.decoder.decode() {
-            Ok((_, array)) => Some(Ok(self.frame_of(array))),
-            Err(e) => {
-                self.done = true;
-                let detail = match e {
-                    video_rs::Error::DecodeExhausted | video_rs::Error::ReadExhausted => format!(
-                        "the video is truncated or corrupt: decoded {} of {} frames",
-                        self.next, self.expected
-                    ),
-                    other => format!("decoding failed at frame {} ({other})", self.next),
-                };
-                Some(Err(Error::bad_input(
-                    detail,
-                    "re-encode or re-export the video",
-                    &self.path,
-                )))
+        loop {
+            match self.decoder.decode() {
+                Ok((_, array)) => return Some(Ok(self.frame_of(array))),
+                // a packet the decoder refuses is skipped (the probe counted only the frames
+                // that decode), as FFmpeg's tools skip it
+                Err(video_rs::Error::BackendError(_)) if self.skipped < self.packets => {
+                    self.skipped += 1;
+                }
+                Err(e) => return Some(Err(self.failed(e))),
             }
         }
+    }
+}
+
+impl VideoFrames {
+    /// Ends the iteration with the error that stopped it.
+    fn failed(&mut self, e: video_rs::Error) -> Error {
+        self.done = true;
+        let detail = match e {
+            video_rs::Error::DecodeExhausted | video_rs::Error::ReadExhausted => format!(
+                "the video is truncated or corrupt: decoded {} of {} frames",
+                self.next, self.expected
+            ),
+            other => format!("decoding failed at frame {} ({other})", self.next),
+        };
+        Error::bad_input(detail, "re-encode or re-export the video", &self.path)
     }
 }

@@ -15,8 +15,11 @@ pub struct ClipInfo {
     pub size: FrameSize,
     /// Frame rate from the stream header.
     pub rate: FrameRate,
-    /// Number of frames, counted from the demuxed packets.
+    /// Number of frames: those that decode, in order (as FFmpeg plays the file).
     pub frame_count: u64,
+    /// Video packets that do not decode (a broken slice, a lost reference): the clip is the
+    /// frames that do, as with FFmpeg's own tools.
+    pub skipped_packets: u64,
     /// Clockwise rotation to apply to decoded frames.
     pub rotation: Rotation,
     /// Codec name of the first audio stream, if any.
@@ -84,13 +87,19 @@ pub fn probe(path: &Path) -> Result<ClipInfo> {
         .streams()
         .best(Type::Audio)
         .map(|s| s.parameters().id().name().to_owned());
-    let frame_count = count_packets(&mut input, index);
-    if frame_count == 0 {
+    let (packets, frame_count) = count_frames(&mut input, index)
+        .map_err(|e| not_video(format!("the video stream cannot be decoded ({e})")))?;
+    if packets == 0 {
         return Err(not_video("the video has no frames".into()));
     }
-    if header_frames > 0 && frame_count < header_frames as u64 {
+    if frame_count == 0 {
+        return Err(not_video(format!(
+            "none of the video's {packets} frames decodes (the stream is corrupt)"
+        )));
+    }
+    if header_frames > 0 && packets < header_frames as u64 {
         return Err(Error::bad_input(
-            format!("the video is truncated: its header lists {header_frames} frames but only {frame_count} can be read"),
+            format!("the video is truncated: its header lists {header_frames} frames but only {packets} can be read"),
             "re-download or re-export the file",
             path,
         ));
@@ -99,6 +108,7 @@ pub fn probe(path: &Path) -> Result<ClipInfo> {
         size,
         rate,
         frame_count,
+        skipped_packets: packets.saturating_sub(frame_count),
         rotation,
         audio_codec,
     })
@@ -117,9 +127,38 @@ fn stream_rate(stream: &ffmpeg::format::stream::Stream) -> Option<FrameRate> {
         })
 }
 
-fn count_packets(input: &mut ffmpeg::format::context::Input, index: usize) -> u64 {
-    input
-        .packets()
-        .filter(|(s, p)| s.index() == index && p.size() > 0)
-        .count() as u64
+/// `(packets, frames)` of the video stream: its packets, and the frames they decode to (a
+/// decode without pixel conversion, as `ffprobe -count_frames`). Packets the decoder refuses
+/// are skipped, as FFmpeg's tools skip them.
+fn count_frames(
+    input: &mut ffmpeg::format::context::Input,
+    index: usize,
+) -> std::result::Result<(u64, u64), ffmpeg::Error> {
+    let parameters = input
+        .stream(index)
+        .ok_or(ffmpeg::Error::StreamNotFound)?
+        .parameters();
+    let mut context = ffmpeg::codec::context::Context::from_parameters(parameters)?;
+    context.set_threading(ffmpeg::codec::threading::Config::default());
+    let mut decoder = context.decoder().video()?;
+    let mut frame = ffmpeg::frame::Video::empty();
+    let (mut packets, mut frames) = (0_u64, 0_u64);
+    let mut receive = |decoder: &mut ffmpeg::decoder::Video, frames: &mut u64| {
+        while decoder.receive_frame(&mut frame).is_ok() {
+            *frames += 1;
+        }
+    };
+    for (stream, packet) in input.packets() {
+        if stream.index() != index || packet.size() == 0 {
+            continue;
+        }
+        packets += 1;
+        // a packet the decoder refuses is skipped; the frames it holds back come later
+        if decoder.send_packet(&packet).is_ok() {
+            receive(&mut decoder, &mut frames);
+        }
+    }
+    decoder.send_eof()?;
+    receive(&mut decoder, &mut frames);
+    Ok((packets, frames))
 }

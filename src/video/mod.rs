@@ -34,8 +34,15 @@ pub struct ClipSummary {
     pub rate: FrameRate,
     /// Number of frames.
     pub frame_count: u64,
+    /// Video packets that do not decode and were left out (the clip is the frames that do).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped_packets: u64,
     /// Audio codec of the source, if it has audio.
     pub audio_codec: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// An opened input: a video file or an image sequence.
@@ -95,12 +102,14 @@ impl Source {
                 size: info.size,
                 rate: info.rate,
                 frame_count: info.frame_count,
+                skipped_packets: info.skipped_packets,
                 audio_codec: info.audio_codec.clone(),
             },
             Self::Images { seq, rate } => ClipSummary {
                 size: seq.size,
                 rate: *rate,
                 frame_count: seq.frame_count,
+                skipped_packets: 0,
                 audio_codec: None,
             },
         }
@@ -159,7 +168,7 @@ impl Source {
             Self::Video { path, info } => Ok(Box::new(decode::VideoFrames::open(
                 path,
                 info.rotation,
-                info.frame_count,
+                (info.frame_count, info.frame_count + info.skipped_packets),
             )?)),
             Self::Images { seq, .. } => {
                 let seq = seq.clone();
