@@ -139,7 +139,10 @@ fn count_frames(
         .ok_or(ffmpeg::Error::StreamNotFound)?
         .parameters();
     let mut context = ffmpeg::codec::context::Context::from_parameters(parameters)?;
-    context.set_threading(ffmpeg::codec::threading::Config::default());
+    // frame threads, as many as the machine has (count 0)
+    context.set_threading(ffmpeg::codec::threading::Config::kind(
+        ffmpeg::codec::threading::Type::Frame,
+    ));
     let mut decoder = context.decoder().video()?;
     let mut frame = ffmpeg::frame::Video::empty();
     let (mut packets, mut frames) = (0_u64, 0_u64);
