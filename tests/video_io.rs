@@ -276,3 +276,69 @@ fn a_clip_with_a_broken_first_slice_is_the_frames_that_decode() {
         .any(|w| w["stage"] == "decode" && w["message"].as_str().unwrap().contains("skipped"));
     assert!(warned, "{}", report["warnings"]);
 }
+
+/// The demo as an image sequence in another format: each PNG frame rewritten by `write`.
+fn demo_sequence_as(
+    dir: &std::path::Path,
+    ext: &str,
+    write: impl Fn(&image::RgbImage, &std::path::Path),
+) -> std::path::PathBuf {
+    let png = demo_image_sequence(&dir.join("png"));
+    let out = dir.join(ext);
+    std::fs::create_dir_all(&out).unwrap();
+    for n in 0..48 {
+        let frame = image::open(png.parent().unwrap().join(format!("{n:06}.png")))
+            .unwrap()
+            .to_rgb8();
+        write(&frame, &out.join(format!("{n:06}.{ext}")));
+    }
+    out.join(format!("%06d.{ext}"))
+}
+
+#[test]
+fn tiff_and_linear_exr_sequences_give_the_png_sequence_s_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = demo_image_sequence(&dir.path().join("ref"));
+    let reference = dir.path().join("png.mp4");
+    assert_ok(&sequence_run(
+        dir.path(),
+        &png,
+        &reference,
+        &["--refine", "none"],
+    ));
+    // 16-bit TIFF, as compositing packages write it
+    let tiff = demo_sequence_as(dir.path(), "tif", |frame, path| {
+        let wide = image::ImageBuffer::<image::Rgb<u16>, Vec<u16>>::from_fn(
+            frame.width(),
+            frame.height(),
+            |x, y| image::Rgb(frame.get_pixel(x, y).0.map(|v| u16::from(v) * 257)),
+        );
+        wide.save(path).unwrap();
+    });
+    // EXR holds scene-linear light: the frame decoded from sRGB
+    let exr = demo_sequence_as(dir.path(), "exr", |frame, path| {
+        let linear = image::Rgb32FImage::from_fn(frame.width(), frame.height(), |x, y| {
+            image::Rgb(frame.get_pixel(x, y).0.map(vanelia::core::color::to_linear))
+        });
+        linear.save(path).unwrap();
+    });
+    let want = decode_all(&reference);
+    for (name, pattern) in [("tiff", tiff), ("exr", exr)] {
+        let output = dir.path().join(format!("{name}.mp4"));
+        assert_ok(&sequence_run(
+            dir.path(),
+            &pattern,
+            &output,
+            &["--refine", "none"],
+        ));
+        let got = decode_all(&output);
+        assert_eq!(got.len(), want.len());
+        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+            let d = mean_abs_diff(a, b);
+            assert!(
+                d < 0.5,
+                "{name} frame {i} differs from the PNG run's by {d}"
+            );
+        }
+    }
+}

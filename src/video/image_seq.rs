@@ -122,11 +122,26 @@ fn read_rgb(path: &Path) -> Result<image::RgbImage> {
         },
         other => Error::bad_input(
             format!("not a decodable image ({other})"),
-            "re-export the frame as PNG or JPEG",
+            "re-export the frame as PNG, JPEG, TIFF or EXR",
             path,
         ),
     })?;
-    Ok(img.to_rgb8())
+    Ok(display_rgb(img))
+}
+
+/// 8-bit sRGB of a decoded image. Integer images (PNG, JPEG, 8/16-bit TIFF) are display
+/// encoded already and only rescaled; float images (EXR, float TIFF) hold scene-linear light,
+/// which is sRGB-encoded (values above 1 clip, as a display would show them).
+fn display_rgb(img: image::DynamicImage) -> image::RgbImage {
+    match img {
+        image::DynamicImage::ImageRgb32F(_) | image::DynamicImage::ImageRgba32F(_) => {
+            let linear = img.to_rgb32f();
+            image::RgbImage::from_fn(linear.width(), linear.height(), |x, y| {
+                image::Rgb(linear.get_pixel(x, y).0.map(crate::core::color::to_srgb))
+            })
+        }
+        other => other.to_rgb8(),
+    }
 }
 
 /// Writes frames as numbered images, each atomically (temp + rename).
