@@ -23,6 +23,9 @@ mod lens;
 mod light;
 /// The memory plan: `vanelia plan` and `--vram-budget` batch sizing.
 mod memory;
+/// The camera's optics on the scenes filmed with them: each switched off scores worse; a
+/// scene's COLMAP export gives the output of its poses file.
+mod optics;
 /// Diffusion refinement end to end with the tiny fixture weights: region, batches, weights.
 mod refine;
 /// Rendering checks: projection against the analytic pinhole, orientation.

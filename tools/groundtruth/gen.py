@@ -26,6 +26,9 @@ import bmesh
 import bpy
 from mathutils import Matrix, Vector
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import optics  # noqa: E402  (lens distortion and the COLMAP export, shared with distort.py)
+
 # --------------------------------------------------------------------------------------------
 # Scene definitions
 # --------------------------------------------------------------------------------------------
@@ -127,6 +130,47 @@ SCENES = {
                     pan=0.40),
         props="D",
         motion_blur=0.5,
+    ),
+    "long_shutter": dict(
+        desc="Faster orbit and pan with a long shutter (1 frame = 360 deg): long smears.",
+        product="bottle", material="red_plastic", scale=1.0, yaw=20.0,
+        anchor=(0.0, 0.0, 0.0), cam_azimuth=-100.0,
+        light=dict(type="SUN", elevation=50.0, azimuth=60.0, strength=4.2,
+                   color=(1.0, 0.96, 0.9), angle=1.0),
+        world=dict(color=(0.45, 0.6, 0.9), strength=0.5),
+        floor=dict(albedo=0.35, tint=(1.0, 1.0, 1.0), texture=0.3),
+        camera=dict(lens=30.0, distance=1.3, pitch=28.0, sweep=-75.0, dolly=0.0, rise=0.0,
+                    pan=0.45),
+        props="A",
+        motion_blur=1.0,
+    ),
+    "shallow_dof": dict(
+        desc="50 mm at f/2 focused 1.15 m away, in front of the product (1.7 m): the product "
+             "and the floor around it are soft.",
+        product="pitcher", material="orange_plastic", scale=1.0, yaw=30.0,
+        anchor=(0.0, 0.0, 0.0), cam_azimuth=-85.0,
+        light=dict(type="SUN", elevation=45.0, azimuth=-40.0, strength=4.0,
+                   color=(1.0, 0.96, 0.9), angle=1.0),
+        world=dict(color=(0.45, 0.6, 0.9), strength=0.5),
+        floor=dict(albedo=0.35, tint=(1.0, 1.0, 1.0), texture=0.3),
+        camera=dict(lens=50.0, distance=1.7, pitch=24.0, sweep=12.0, dolly=0.0, rise=0.0),
+        props="B",
+        dof=dict(focus_distance=1.15, fstop=2.0),
+        matte_samples=96,
+    ),
+    "distorted_lens": dict(
+        desc="Wide 20 mm lens with barrel distortion (OpenCV k1 -0.22, k2 0.06, slight "
+             "tangential), the product crossing the frame.",
+        product="speaker", material="speaker", scale=1.0, yaw=-20.0,
+        anchor=(0.0, 0.0, 0.0), cam_azimuth=-95.0,
+        light=dict(type="SUN", elevation=52.0, azimuth=-60.0, strength=4.0,
+                   color=(1.0, 0.96, 0.9), angle=1.0),
+        world=dict(color=(0.45, 0.6, 0.9), strength=0.5),
+        floor=dict(albedo=0.4, tint=(1.0, 0.97, 0.93), texture=0.3),
+        camera=dict(lens=20.0, distance=0.78, pitch=30.0, sweep=20.0, dolly=0.08, rise=0.0,
+                    pan=0.55),
+        props="C",
+        lens_distortion=dict(k1=-0.22, k2=0.06, p1=0.001, p2=-0.0008, k3=0.0),
     ),
 }
 
@@ -801,6 +845,20 @@ def generate(name, args):
     cam_data.shift_y = 0.0
     cam_data.clip_start = 0.05
     cam_data.clip_end = 100.0
+    fx = c["lens"] / cam_data.sensor_width * W
+    lens = spec.get("lens_distortion")
+    if lens:
+        # Render undistorted on a larger canvas with the same focal length in pixels; distort.py
+        # then maps it to the W x H frame.
+        render_w, render_h = optics.overscan_size(W, H, fx, fx, lens)
+        scene.render.resolution_x, scene.render.resolution_y = render_w, render_h
+        cam_data.sensor_width = 36.0 * render_w / W
+    dof = spec.get("dof")
+    if dof:
+        cam_data.dof.use_dof = True
+        cam_data.dof.focus_distance = dof["focus_distance"]
+        cam_data.dof.aperture_fstop = dof["fstop"]
+        cam_data.dof.aperture_blades = 0  # a round aperture
     cam = bpy.data.objects.new("camera", cam_data)
     scene.collection.objects.link(cam)
     scene.camera = cam
@@ -816,8 +874,8 @@ def generate(name, args):
                                     spec["scale"], (lo, hi))
     product.matrix_world = wfo @ GLTF_FROM_BLENDER
 
-    fx = c["lens"] / cam_data.sensor_width * W
     k = dict(fx=fx, fy=fx, cx=(W - 1) / 2.0, cy=(H - 1) / 2.0)
+    lens_json = {"lens": dict(model="opencv", **lens)} if lens else {}
 
     # Poses (read back from Blender, i.e. what it renders) and checks per frame.
     depsgraph = bpy.context.evaluated_depsgraph_get()
@@ -833,7 +891,7 @@ def generate(name, args):
         rot = wfc.to_3x3().normalized().to_quaternion().to_matrix()
         wfc = Matrix.Translation(wfc.translation) @ rot.to_4x4()
         frames.append(dict(frame=f, world_from_cam=[[float(wfc[r][cc]) for cc in range(4)]
-                                                    for r in range(4)], **k))
+                                                    for r in range(4)], **k, **lens_json))
         px = [project(wfc, k, p) for p in product_pts]
         xs = [q[0] for q in px]
         ys = [q[1] for q in px]
@@ -894,6 +952,9 @@ def generate(name, args):
                  frames=frames, points=points, point_confidences=[1.0] * len(points))
     with open(os.path.join(out, "poses.json"), "w") as fh:
         fh.write(compact_json(poses))
+    if spec.get("motion_blur", 0.0) > 0.5 or dof or lens:
+        # The optics scenes also carry the track as a COLMAP model (vanelia's --poses DIR).
+        optics.write_colmap(os.path.join(out, "colmap"), W, H, frames, points, lens)
 
     # Summary of the product as exported.
     gl_mats = []
@@ -949,6 +1010,8 @@ def generate(name, args):
                     fx=k["fx"], fy=k["fy"], cx=k["cx"], cy=k["cy"], path=c,
                     cam_azimuth_deg=spec["cam_azimuth"]),
         frames=args["frames"], fps=args["fps"], width=W, height=H,
+        optics=optics_summary(spec, scene),
+        vanelia_optics_args=optics_args(spec),
         motion_blur=dict(enabled=bool(spec.get("motion_blur")),
                          shutter_frames=spec.get("motion_blur") or 0.0,
                          position="CENTER" if spec.get("motion_blur") else None,
@@ -996,6 +1059,34 @@ def generate(name, args):
     with open(path, "w") as fh:
         json.dump(summary, fh, indent=1)
     log(name, "done", json.dumps(summary["placement"]["product_height_fraction_of_frame"]))
+
+
+def optics_summary(spec, scene):
+    """What the camera did besides projecting: shutter, depth of field, lens distortion."""
+    mb = spec.get("motion_blur") or 0.0
+    dof = spec.get("dof")
+    return dict(
+        shutter_deg=360.0 * mb,
+        dof=dict(focus_distance_m=dof["focus_distance"], fstop=dof["fstop"],
+                 sensor_width_mm=36.0, aperture="round (no blades)",
+                 note="thin lens: aperture diameter = lens / fstop; focus distance along "
+                      "the optical axis") if dof else None,
+        lens_distortion=spec.get("lens_distortion"),
+        render_size=[scene.render.resolution_x, scene.render.resolution_y],
+        lens_note="OpenCV radial-tangential; rendered undistorted at render_size (same "
+                  "focal length in pixels, principal point centred) and distorted by "
+                  "distort.py" if spec.get("lens_distortion") else None)
+
+
+def optics_args(spec):
+    """vanelia options that state the true optics (for runs scored against given optics)."""
+    out = []
+    if spec.get("motion_blur"):
+        out.append("--shutter=" + _fmt(360.0 * spec["motion_blur"]))
+    if spec.get("dof"):
+        out += ["--focus-distance=" + _fmt(spec["dof"]["focus_distance"]),
+                "--aperture=" + _fmt(spec["dof"]["fstop"]), "--sensor-width=36"]
+    return out
 
 
 def scene_samples(args, spec):
@@ -1050,7 +1141,7 @@ def render_pass(scene, pass_name, scratch, product, others, args):
             o.is_holdout = True
         scene.render.film_transparent = True
         scene.render.image_settings.color_mode = "RGBA"
-        cy.samples = 32
+        cy.samples = SCENES[os.path.basename(scratch)].get("matte_samples", 32)
         cy.use_adaptive_sampling = False
         cy.max_bounces = 0
     times = []

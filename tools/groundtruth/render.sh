@@ -11,12 +11,13 @@
 # RGB conversion, tagged so; CRF 6, raised by 2 until both videos fit --max-bytes, default
 # 1000000, and recorded in scene.json) and matte/NNNNNN.png (8-bit grayscale = the matte's
 # alpha). --pack-only repacks existing scratch PNGs without rendering.
-# Needs: blender (3.4, Debian) with python3-numpy, ffmpeg with libx264.
+# Needs: blender (3.4, Debian) with python3-numpy, python3-pil, ffmpeg with libx264.
 # Renders run under `nice -n ${NICE:-10}`; progress goes to SCRATCH/render.log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-ALL=(sun_high sun_low overcast indoor_area coloured_light dark_floor bright_floor motion_blur)
+ALL=(sun_high sun_low overcast indoor_area coloured_light dark_floor bright_floor motion_blur
+     long_shutter shallow_dof distorted_lens)
 OUT=tests/fixtures/groundtruth
 SCRATCH=${TMPDIR:-/tmp}/vanelia-groundtruth
 MAX_BYTES=1000000
@@ -49,6 +50,8 @@ for s in "${SCENES[@]}"; do
       || { echo "blender failed for $s, see $LOG" >&2; exit 1; }
     grep "^\[gen\] $s " "$LOG" | tail -n 3 || true
   fi
+  # Lens distortion (a no-op for scenes without it): needs python3-numpy and python3-pil.
+  python3 tools/groundtruth/distort.py "$OUT/$s/scene.json" "$SCRATCH/$s" | tee -a "$LOG"
   for crf in 6 8 10 12 14 16 18; do
     for p in plate truth; do
       nice -n "${NICE:-10}" ffmpeg -nostdin -y -loglevel error -framerate 24 \
