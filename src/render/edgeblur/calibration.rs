@@ -1,7 +1,7 @@
 //! What the re-blur measurement reads on a step edge blurred by a disk of each diameter
-//! (defocus). The table comes from running the edge measurement on synthetic edges, anti-aliased like a
-//! render (a step at a fractional position averaged over two pixels), so inverting it turns a
-//! reading into a disk with the method's own response.
+//! (defocus). The table comes from running the edge measurement on synthetic edges,
+//! anti-aliased like a render (a step at a fractional position averaged over two pixels), so
+//! inverting it turns a reading into a disk with the method's own response.
 
 use std::sync::LazyLock;
 
