@@ -341,3 +341,65 @@ fn alpha_modes_mask_and_blend() {
     );
     assert_eq!(centre(&opaque), 255, "OPAQUE ignores alpha");
 }
+
+/// A box whose base colour is `texture` (an 8x8 pattern), stored in the file as `format` and,
+/// for WebP, referenced through `EXT_texture_webp` as a required extension.
+fn textured_box(dir: &std::path::Path, format: image::ImageFormat) -> std::path::PathBuf {
+    let texture = image::RgbaImage::from_fn(8, 8, |x, y| {
+        image::Rgba([(x * 32) as u8, (y * 32) as u8, ((x + y) * 16) as u8, 255])
+    });
+    let mut encoded = std::io::Cursor::new(Vec::new());
+    texture.write_to(&mut encoded, format).unwrap();
+    let uri = format!(
+        "data:{};base64,{}",
+        format.to_mime_type(),
+        crate::util::base64(encoded.get_ref())
+    );
+    let webp = format == image::ImageFormat::WebP;
+    let material = serde_json::json!({"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}, "metallicFactor": 0.0}});
+    crate::util::write_gltf(
+        dir,
+        &format!("box.{}.gltf", format.extensions_str()[0]),
+        &crate::util::box_mesh([0.1; 3]),
+        material,
+        |doc| {
+            doc["images"] = serde_json::json!([{ "uri": uri }]);
+            if webp {
+                doc["textures"] =
+                    serde_json::json!([{"extensions": {"EXT_texture_webp": {"source": 0}}}]);
+                doc["extensionsUsed"] = serde_json::json!(["EXT_texture_webp"]);
+                doc["extensionsRequired"] = serde_json::json!(["EXT_texture_webp"]);
+            } else {
+                doc["textures"] = serde_json::json!([{"source": 0}]);
+            }
+        },
+    )
+}
+
+#[test]
+fn a_webp_texture_renders_as_the_same_png_texture() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = FrameSize {
+        width: 200,
+        height: 200,
+    };
+    let cam = camera(size, [300.0, 300.0], [99.5, 99.5]);
+    let png = render(
+        &textured_box(dir.path(), image::ImageFormat::Png),
+        DMat4::IDENTITY,
+        &cam,
+    );
+    let webp = render(
+        &textured_box(dir.path(), image::ImageFormat::WebP),
+        DMat4::IDENTITY,
+        &cam,
+    );
+    assert!(
+        png.mask.pixels().filter(|p| p[0] > 0).count() > 500,
+        "the box is in view"
+    );
+    assert_eq!(
+        png.rgba, webp.rgba,
+        "lossless WebP decodes to the PNG's texels"
+    );
+}

@@ -286,7 +286,8 @@ pub fn write_gltf(
     path
 }
 
-fn base64(bytes: &[u8]) -> String {
+/// Base64 (standard alphabet, padded), for data URIs.
+pub fn base64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     bytes
         .chunks(3)

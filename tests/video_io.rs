@@ -296,7 +296,7 @@ fn demo_sequence_as(
 }
 
 #[test]
-fn tiff_and_linear_exr_sequences_give_the_png_sequence_s_output() {
+fn tiff_linear_exr_and_webp_sequences_give_the_png_sequence_s_output() {
     let dir = tempfile::tempdir().unwrap();
     let png = demo_image_sequence(&dir.path().join("ref"));
     let reference = dir.path().join("png.mp4");
@@ -322,8 +322,10 @@ fn tiff_and_linear_exr_sequences_give_the_png_sequence_s_output() {
         });
         linear.save(path).unwrap();
     });
+    // lossless WebP
+    let webp = demo_sequence_as(dir.path(), "webp", |frame, path| frame.save(path).unwrap());
     let want = decode_all(&reference);
-    for (name, pattern) in [("tiff", tiff), ("exr", exr)] {
+    for (name, pattern) in [("tiff", tiff), ("exr", exr), ("webp", webp)] {
         let output = dir.path().join(format!("{name}.mp4"));
         assert_ok(&sequence_run(
             dir.path(),

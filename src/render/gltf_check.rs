@@ -9,7 +9,6 @@ const COMPRESSION_EXTENSIONS: &[&str] = &[
     "EXT_meshopt_compression",
     "KHR_mesh_quantization",
     "KHR_texture_basisu",
-    "EXT_texture_webp",
 ];
 
 /// Reads `extensionsRequired` from the JSON (GLB chunk 0 or a .gltf file) before importing,
@@ -36,8 +35,9 @@ pub fn precheck(bytes: &[u8]) -> std::result::Result<(), String> {
     {
         Some(name) => Err(format!(
             "the file requires {name}, which vanelia cannot decode; re-export the model without \
-             mesh or texture compression (Draco, meshopt, quantization, KTX2/Basis, WebP), e.g. \
-             from Blender with compression off, or convert it with gltf-transform"
+             mesh or texture compression (Draco, meshopt, quantization, KTX2/Basis; WebP \
+             textures are fine), e.g. from Blender with compression off, or convert it with \
+             gltf-transform"
         )),
         None => Ok(()),
     }

@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use super::gltf_images::texture_image;
+
 /// How a material's alpha is used (glTF `alphaMode`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum AlphaMode {
@@ -103,23 +105,23 @@ impl Material {
                 gltf::material::AlphaMode::Blend => AlphaMode::Blend,
             },
             double_sided: m.double_sided(),
-            base_color_texture: pbr.base_color_texture().map(|t| info_ref(&t)),
-            metallic_roughness_texture: pbr.metallic_roughness_texture().map(|t| info_ref(&t)),
-            normal_texture: m.normal_texture().map(|t| {
-                json_ref(
-                    t.texture().source().index(),
+            base_color_texture: pbr.base_color_texture().and_then(|t| info_ref(&t)),
+            metallic_roughness_texture: pbr.metallic_roughness_texture().and_then(|t| info_ref(&t)),
+            normal_texture: m.normal_texture().and_then(|t| {
+                Some(json_ref(
+                    texture_image(&t.texture())?,
                     t.tex_coord(),
                     t.extension_value("KHR_texture_transform"),
-                )
+                ))
             }),
-            occlusion_texture: m.occlusion_texture().map(|t| {
-                json_ref(
-                    t.texture().source().index(),
+            occlusion_texture: m.occlusion_texture().and_then(|t| {
+                Some(json_ref(
+                    texture_image(&t.texture())?,
                     t.tex_coord(),
                     t.extension_value("KHR_texture_transform"),
-                )
+                ))
             }),
-            emissive_texture: m.emissive_texture().map(|t| info_ref(&t)),
+            emissive_texture: m.emissive_texture().and_then(|t| info_ref(&t)),
         }
     }
 
@@ -135,7 +137,8 @@ impl Material {
     }
 }
 
-fn info_ref(t: &gltf::texture::Info<'_>) -> TextureRef {
+/// The texture slot of `t`; `None` when its texture shows no image.
+fn info_ref(t: &gltf::texture::Info<'_>) -> Option<TextureRef> {
     let transform = t.texture_transform();
     let tex_coord = transform
         .as_ref()
@@ -144,11 +147,11 @@ fn info_ref(t: &gltf::texture::Info<'_>) -> TextureRef {
     let uv_transform = transform.map_or(UV_IDENTITY, |x| {
         uv_matrix(x.offset(), x.rotation(), x.scale())
     });
-    TextureRef {
-        image: t.texture().source().index(),
+    Some(TextureRef {
+        image: texture_image(&t.texture())?,
         tex_coord,
         uv_transform,
-    }
+    })
 }
 
 fn json_ref(image: usize, tex_coord: u32, transform: Option<&Value>) -> TextureRef {

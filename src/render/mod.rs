@@ -13,6 +13,7 @@
 pub mod defocus;
 pub mod edgeblur;
 pub mod gltf_check;
+pub mod gltf_images;
 pub mod keylight;
 pub mod lenswarp;
 pub mod lighting;

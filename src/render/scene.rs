@@ -1,21 +1,16 @@
 //! Loading the product from glTF/GLB: every triangle primitive of the default scene with node
 //! transforms applied, flattened into model-space meshes with metallic-roughness materials.
 //! Tangents are generated (per-triangle UV derivatives, Lengyel's method) when the file has none.
+//! Buffers and images are read by `gltf_images` (PNG, JPEG and WebP textures).
 
 use std::path::Path;
 
 use glam::{Mat3, Mat4, Vec3};
 
+use super::gltf_images::Imported;
 use crate::core::{Error, Result};
 
 pub use super::material::{AlphaMode, Material};
-
-/// What `gltf::import` returns.
-type GltfImport = (
-    gltf::Document,
-    Vec<gltf::buffer::Data>,
-    Vec<gltf::image::Data>,
-);
 
 /// One vertex as uploaded to the GPU.
 #[repr(C)]
@@ -87,27 +82,28 @@ impl ProductModel {
             detail,
             path: path.into(),
         })?;
-        let imported = gltf::import(path);
-        Self::from_import(imported).map_err(|detail| Error::Model {
-            detail,
-            path: path.into(),
-        })
+        let imported = super::gltf_images::import(&bytes, path.parent());
+        imported
+            .and_then(Self::from_import)
+            .map_err(|detail| Error::Model {
+                detail,
+                path: path.into(),
+            })
     }
 
     /// Loads a self-contained GLB or .gltf (embedded or data-URI buffers) from memory; the
     /// entry point of the GLB fuzz target.
     pub fn from_slice(bytes: &[u8]) -> std::result::Result<Self, String> {
         super::gltf_check::precheck(bytes)?;
-        Self::from_import(gltf::import_slice(bytes))
+        Self::from_import(super::gltf_images::import(bytes, None)?)
     }
 
-    fn from_import(imported: gltf::Result<GltfImport>) -> std::result::Result<Self, String> {
-        let (doc, buffers, images) = imported
-            .map_err(|e| format!("not a valid glTF/GLB file ({e}); re-export it as GLB"))?;
-        let textures = images
-            .iter()
-            .map(to_rgba)
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+    fn from_import(imported: Imported) -> std::result::Result<Self, String> {
+        let Imported {
+            document: doc,
+            buffers,
+            images: textures,
+        } = imported;
         let mut materials = vec![Material::default()];
         materials.extend(doc.materials().map(|m| Material::from_gltf(&m)));
         check_texture_indices(&materials, textures.len())?;
@@ -396,29 +392,4 @@ fn bounds(meshes: &[Mesh]) -> (Vec3, Vec3) {
             (lo.min(p), hi.max(p))
         },
     )
-}
-
-fn to_rgba(img: &gltf::image::Data) -> std::result::Result<image::RgbaImage, String> {
-    use gltf::image::Format;
-    let (w, h) = (img.width, img.height);
-    let px = &img.pixels;
-    let rgba: Vec<u8> = match img.format {
-        Format::R8G8B8A8 => px.clone(),
-        Format::R8G8B8 => px
-            .chunks_exact(3)
-            .flat_map(|c| [c[0], c[1], c[2], 255])
-            .collect(),
-        Format::R8G8 => px
-            .chunks_exact(2)
-            .flat_map(|c| [c[0], c[0], c[0], c[1]])
-            .collect(),
-        Format::R8 => px.iter().flat_map(|&c| [c, c, c, 255]).collect(),
-        other => {
-            return Err(format!(
-                "texture format {other:?} is not supported; re-export textures as 8-bit PNG"
-            ))
-        }
-    };
-    image::RgbaImage::from_raw(w, h, rgba)
-        .ok_or_else(|| "a texture's pixel data does not match its size".into())
 }
