@@ -403,3 +403,96 @@ fn a_webp_texture_renders_as_the_same_png_texture() {
         "lossless WebP decodes to the PNG's texels"
     );
 }
+
+/// The box of `box_gltf` with `KHR_mesh_quantization`: positions as normalized 16-bit
+/// integers scaled back by the node, normals as normalized bytes, texture coordinates as
+/// normalized unsigned 16-bit.
+fn quantized_box(dir: &std::path::Path, half: f32) -> std::path::PathBuf {
+    let mesh = crate::util::box_mesh([half; 3]);
+    let mut bin: Vec<u8> = Vec::new();
+    let mut views = Vec::new();
+    let mut push = |bytes: Vec<u8>, stride: Option<usize>| {
+        let mut view =
+            serde_json::json!({"buffer": 0, "byteOffset": bin.len(), "byteLength": bytes.len()});
+        if let Some(stride) = stride {
+            view["byteStride"] = stride.into();
+        }
+        views.push(view);
+        bin.extend(bytes);
+        while !bin.len().is_multiple_of(4) {
+            bin.push(0);
+        }
+    };
+    // vertex attributes padded to 4-byte elements, as the extension requires
+    let padded = |values: &[f32], n: usize, size: usize, q: &dyn Fn(f32) -> Vec<u8>| {
+        let element = (n * size).next_multiple_of(4);
+        let mut out = Vec::new();
+        for v in values.chunks(n) {
+            let mut e: Vec<u8> = v.iter().flat_map(|&c| q(c)).collect();
+            e.resize(element, 0);
+            out.extend(e);
+        }
+        (out, element)
+    };
+    let (pos, pos_stride) = padded(&mesh.positions, 3, 2, &|c| {
+        ((c / half * 32767.0).round() as i16).to_le_bytes().to_vec()
+    });
+    let (nor, nor_stride) = padded(&mesh.normals, 3, 1, &|c| {
+        vec![(c * 127.0).round() as i8 as u8]
+    });
+    let (uv, _) = padded(&mesh.uvs, 2, 2, &|c| {
+        ((c * 65535.0).round() as u16).to_le_bytes().to_vec()
+    });
+    push(pos, Some(pos_stride));
+    push(nor, Some(nor_stride));
+    push(uv, None);
+    push(bytemuck::cast_slice(&mesh.indices).to_vec(), None);
+    let n = mesh.positions.len() / 3;
+    let uri = format!(
+        "data:application/octet-stream;base64,{}",
+        crate::util::base64(&bin)
+    );
+    crate::util::write_gltf(dir, "quantized.gltf", &mesh, opaque(), |doc| {
+        doc["nodes"] = serde_json::json!([{"mesh": 0, "scale": [half, half, half]}]);
+        doc["accessors"] = serde_json::json!([
+            {"bufferView": 0, "componentType": 5122, "normalized": true, "count": n, "type": "VEC3", "min": [-32767, -32767, -32767], "max": [32767, 32767, 32767]},
+            {"bufferView": 1, "componentType": 5120, "normalized": true, "count": n, "type": "VEC3"},
+            {"bufferView": 2, "componentType": 5123, "normalized": true, "count": n, "type": "VEC2"},
+            {"bufferView": 3, "componentType": 5123, "count": mesh.indices.len(), "type": "SCALAR"}]);
+        doc["bufferViews"] = views.clone().into();
+        doc["buffers"] = serde_json::json!([{"byteLength": bin.len(), "uri": uri}]);
+        doc["extensionsUsed"] = serde_json::json!(["KHR_mesh_quantization"]);
+        doc["extensionsRequired"] = serde_json::json!(["KHR_mesh_quantization"]);
+    })
+}
+
+#[test]
+fn a_quantized_mesh_renders_as_the_float_mesh() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = FrameSize {
+        width: 200,
+        height: 200,
+    };
+    let cam = camera(size, [300.0, 300.0], [99.5, 99.5]);
+    let float = render(
+        &box_gltf(dir.path(), [0.1; 3], opaque()),
+        DMat4::IDENTITY,
+        &cam,
+    );
+    let quantized = render(&quantized_box(dir.path(), 0.1), DMat4::IDENTITY, &cam);
+    assert!(
+        float.mask.pixels().filter(|p| p[0] > 0).count() > 500,
+        "the box is in view"
+    );
+    let worst = float
+        .rgba
+        .as_raw()
+        .iter()
+        .zip(quantized.rgba.as_raw())
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .unwrap_or(0);
+    // positions and normals of a box are exact in 16 and 8 bits; only rounding in the
+    // vertex transform differs
+    assert!(worst <= 2, "renders differ by {worst} levels");
+}

@@ -7,7 +7,6 @@
 const COMPRESSION_EXTENSIONS: &[&str] = &[
     "KHR_draco_mesh_compression",
     "EXT_meshopt_compression",
-    "KHR_mesh_quantization",
     "KHR_texture_basisu",
 ];
 
@@ -35,8 +34,8 @@ pub fn precheck(bytes: &[u8]) -> std::result::Result<(), String> {
     {
         Some(name) => Err(format!(
             "the file requires {name}, which vanelia cannot decode; re-export the model without \
-             mesh or texture compression (Draco, meshopt, quantization, KTX2/Basis; WebP \
-             textures are fine), e.g. from Blender with compression off, or convert it with \
+             mesh or texture compression (Draco, meshopt, KTX2/Basis; quantized meshes and \
+             WebP textures are fine), e.g. from Blender with compression off, or convert it with \
              gltf-transform"
         )),
         None => Ok(()),
@@ -205,14 +204,16 @@ fn check_attributes(doc: &serde_json::Value) -> std::result::Result<(), String> 
     Ok(())
 }
 
-/// Accessor types and component types allowed for a role; `None` for roles we ignore.
+/// Accessor types and component types allowed for a role; `None` for roles we ignore. With
+/// `KHR_mesh_quantization`, positions, normals, tangents and texture coordinates may also be
+/// 8- and 16-bit integers (normalized or not; `gltf_attributes` reads them).
 fn allowed_types(role: &str) -> Option<(&'static [&'static str], &'static [u64])> {
-    const FLOAT: &[u64] = &[5126];
+    const QUANTIZED: &[u64] = &[5126, 5120, 5121, 5122, 5123];
     const NORMALIZED: &[u64] = &[5126, 5121, 5123];
     match role {
-        "POSITION" | "NORMAL" => Some((&["VEC3"], FLOAT)),
-        "TANGENT" => Some((&["VEC4"], FLOAT)),
-        r if r.starts_with("TEXCOORD_") => Some((&["VEC2"], NORMALIZED)),
+        "POSITION" | "NORMAL" => Some((&["VEC3"], QUANTIZED)),
+        "TANGENT" => Some((&["VEC4"], QUANTIZED)),
+        r if r.starts_with("TEXCOORD_") => Some((&["VEC2"], QUANTIZED)),
         r if r.starts_with("COLOR_") => Some((&["VEC3", "VEC4"], NORMALIZED)),
         "indices" => Some((&["SCALAR"], &[5121, 5123, 5125])),
         _ => None,
@@ -241,8 +242,8 @@ fn check_accessor(
     };
     let element = count
         * match component {
-            5121 => 1,
-            5123 => 2,
+            5120 | 5121 => 1,
+            5122 | 5123 => 2,
             _ => 4,
         };
     let view = accessor

@@ -24,7 +24,8 @@ pub struct Imported {
 pub fn import(bytes: &[u8], base: Option<&Path>) -> Result<Imported, String> {
     let invalid =
         |e: &dyn std::fmt::Display| format!("not a valid glTF/GLB file ({e}); re-export it as GLB");
-    let gltf::Gltf { document, blob } = gltf::Gltf::from_slice(bytes).map_err(|e| invalid(&e))?;
+    let bytes = without_handled_requirements(bytes);
+    let gltf::Gltf { document, blob } = gltf::Gltf::from_slice(&bytes).map_err(|e| invalid(&e))?;
     let buffers = gltf::import_buffers(&document, base, blob).map_err(|e| invalid(&e))?;
     let images = document
         .images()
@@ -44,6 +45,63 @@ pub fn import(bytes: &[u8], base: Option<&Path>) -> Result<Imported, String> {
         buffers,
         images,
     })
+}
+
+/// Extensions vanelia reads itself, which gltf 1.4.1 refuses when a file requires them.
+const HANDLED_EXTENSIONS: &[&str] = &["EXT_texture_webp", "KHR_mesh_quantization"];
+
+/// `bytes` with [`HANDLED_EXTENSIONS`] taken out of `extensionsRequired` (a GLB's JSON chunk
+/// rewritten, padded with spaces as the format asks), so gltf's validation still checks
+/// everything else; the input unchanged when it requires none of them or is not JSON or GLB.
+fn without_handled_requirements(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let is_glb = bytes.starts_with(b"glTF");
+    let json_range = if is_glb {
+        let word = |at: usize| {
+            bytes
+                .get(at..at + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        };
+        match word(12) {
+            Some(len) if bytes.len() >= 20 + len => 20..20 + len,
+            _ => return Cow::Borrowed(bytes),
+        }
+    } else {
+        0..bytes.len()
+    };
+    let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&bytes[json_range.clone()])
+    else {
+        return Cow::Borrowed(bytes);
+    };
+    let Some(required) = doc
+        .get_mut("extensionsRequired")
+        .and_then(|r| r.as_array_mut())
+    else {
+        return Cow::Borrowed(bytes);
+    };
+    let before = required.len();
+    required.retain(|e| !e.as_str().is_some_and(|e| HANDLED_EXTENSIONS.contains(&e)));
+    if required.len() == before {
+        return Cow::Borrowed(bytes);
+    }
+    let Ok(mut json) = serde_json::to_vec(&doc) else {
+        return Cow::Borrowed(bytes);
+    };
+    if !is_glb {
+        return Cow::Owned(json);
+    }
+    while !json.len().is_multiple_of(4) {
+        json.push(b' ');
+    }
+    let rest = &bytes[json_range.end..];
+    let total = 20 + json.len() + rest.len();
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&bytes[..8]);
+    out.extend_from_slice(&(total as u32).to_le_bytes());
+    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    out.extend_from_slice(&bytes[16..20]);
+    out.extend_from_slice(&json);
+    out.extend_from_slice(rest);
+    Cow::Owned(out)
 }
 
 /// The encoded bytes of `image`: a buffer view, a data URI or a file beside the model.
@@ -93,4 +151,42 @@ pub fn texture_image(texture: &gltf::Texture<'_>) -> Option<usize> {
         .and_then(serde_json::Value::as_u64)
         .and_then(|i| usize::try_from(i).ok())
         .or_else(|| texture.source().map(|image| image.index()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A GLB of `json` (padded) and a BIN chunk of `bin`.
+    fn glb(json: &str, bin: &[u8]) -> Vec<u8> {
+        let mut json = json.as_bytes().to_vec();
+        while !json.len().is_multiple_of(4) {
+            json.push(b' ');
+        }
+        let total = 12 + 8 + json.len() + 8 + bin.len();
+        let mut out = b"glTF".to_vec();
+        for word in [2, total, json.len()] {
+            out.extend_from_slice(&(word as u32).to_le_bytes());
+        }
+        out.extend_from_slice(b"JSON");
+        out.extend_from_slice(&json);
+        out.extend_from_slice(&(bin.len() as u32).to_le_bytes());
+        out.extend_from_slice(b"BIN\0");
+        out.extend_from_slice(bin);
+        out
+    }
+
+    #[test]
+    fn a_glb_requiring_a_handled_extension_parses_with_its_binary_chunk() {
+        let json = r#"{"asset":{"version":"2.0"},"extensionsUsed":["KHR_mesh_quantization"],
+            "extensionsRequired":["KHR_mesh_quantization"],"buffers":[{"byteLength":4}]}"#;
+        let bytes = glb(json, &[1, 2, 3, 4]);
+        assert!(gltf::Gltf::from_slice(&bytes).is_err(), "gltf alone refuses it");
+        let rewritten = without_handled_requirements(&bytes);
+        let parsed = gltf::Gltf::from_slice(&rewritten).expect("parses once rewritten");
+        assert_eq!(parsed.blob.as_deref(), Some(&[1_u8, 2, 3, 4][..]));
+        // a file requiring nothing we handle is passed through as it is
+        let plain = glb(r#"{"asset":{"version":"2.0"}}"#, &[]);
+        assert!(matches!(without_handled_requirements(&plain), Cow::Borrowed(_)));
+    }
 }

@@ -12,6 +12,7 @@
 
 pub mod defocus;
 pub mod edgeblur;
+pub mod gltf_attributes;
 pub mod gltf_check;
 pub mod gltf_images;
 pub mod keylight;

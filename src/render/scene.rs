@@ -1,12 +1,16 @@
 //! Loading the product from glTF/GLB: every triangle primitive of the default scene with node
 //! transforms applied, flattened into model-space meshes with metallic-roughness materials.
 //! Tangents are generated (per-triangle UV derivatives, Lengyel's method) when the file has none.
-//! Buffers and images are read by `gltf_images` (PNG, JPEG and WebP textures).
+//! Buffers and images are read by `gltf_images` (PNG, JPEG and WebP textures), quantized
+//! attributes (`KHR_mesh_quantization`) by `gltf_attributes`.
 
 use std::path::Path;
 
 use glam::{Mat3, Mat4, Vec3};
 
+use gltf::Semantic;
+
+use super::gltf_attributes::quantized;
 use super::gltf_images::Imported;
 use crate::core::{Error, Result};
 
@@ -242,9 +246,10 @@ fn primitive_mesh(
     buffers: &[gltf::buffer::Data],
 ) -> std::result::Result<Mesh, String> {
     let reader = prim.reader(|b| buffers.get(b.index()).map(|d| d.0.as_slice()));
-    let positions: Vec<Vec3> = reader
-        .read_positions()
-        .ok_or("a primitive has no POSITION attribute")?
+    let positions: Vec<Vec3> = quantized::<3>(prim, &Semantic::Positions, buffers)
+        .or_else(|| reader.read_positions().map(|p| Ok(p.collect())))
+        .ok_or("a primitive has no POSITION attribute")??
+        .into_iter()
         .map(|p| world.transform_point3(Vec3::from(p)))
         .collect();
     if positions.iter().any(|p| !p.is_finite()) {
@@ -258,19 +263,27 @@ fn primitive_mesh(
         return Err("an index points past the end of its vertex data".into());
     }
     let normal_matrix = Mat3::from_mat4(world).inverse().transpose();
-    let normals: Vec<Vec3> = match reader.read_normals() {
+    let normals: Vec<Vec3> = match quantized::<3>(prim, &Semantic::Normals, buffers)
+        .or_else(|| reader.read_normals().map(|n| Ok(n.collect())))
+        .transpose()?
+    {
         Some(n) => n
+            .into_iter()
             .map(|n| (normal_matrix * Vec3::from(n)).normalize_or_zero())
             .collect(),
         None => smooth_normals(&positions, &indices),
     };
-    let uv0: Vec<[f32; 2]> = match reader.read_tex_coords(0) {
-        Some(t) => t.into_f32().collect(),
-        None => vec![[0.0, 0.0]; positions.len()],
+    let tex_coords = |set: u32| {
+        quantized::<2>(prim, &Semantic::TexCoords(set), buffers)
+            .or_else(|| {
+                reader
+                    .read_tex_coords(set)
+                    .map(|t| Ok(t.into_f32().collect()))
+            })
+            .transpose()
     };
-    let uv1: Vec<[f32; 2]> = reader
-        .read_tex_coords(1)
-        .map_or_else(|| uv0.clone(), |t| t.into_f32().collect());
+    let uv0: Vec<[f32; 2]> = tex_coords(0)?.unwrap_or_else(|| vec![[0.0, 0.0]; positions.len()]);
+    let uv1: Vec<[f32; 2]> = tex_coords(1)?.unwrap_or_else(|| uv0.clone());
     let colors: Vec<[f32; 4]> = reader.read_colors(0).map_or_else(
         || vec![[1.0; 4]; positions.len()],
         |c| c.into_rgba_f32().collect(),
@@ -279,8 +292,12 @@ fn primitive_mesh(
     if normals.len() != positions.len() || uv0.len() != positions.len() {
         return Err("vertex attributes have different lengths".into());
     }
-    let tangents: Vec<[f32; 4]> = match reader.read_tangents() {
+    let tangents: Vec<[f32; 4]> = match quantized::<4>(prim, &Semantic::Tangents, buffers)
+        .or_else(|| reader.read_tangents().map(|t| Ok(t.collect())))
+        .transpose()?
+    {
         Some(t) => t
+            .into_iter()
             .map(|t| {
                 let v = Mat3::from_mat4(world) * Vec3::new(t[0], t[1], t[2]);
                 let v = v.normalize_or_zero();
