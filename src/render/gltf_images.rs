@@ -181,12 +181,18 @@ mod tests {
         let json = r#"{"asset":{"version":"2.0"},"extensionsUsed":["KHR_mesh_quantization"],
             "extensionsRequired":["KHR_mesh_quantization"],"buffers":[{"byteLength":4}]}"#;
         let bytes = glb(json, &[1, 2, 3, 4]);
-        assert!(gltf::Gltf::from_slice(&bytes).is_err(), "gltf alone refuses it");
+        assert!(
+            gltf::Gltf::from_slice(&bytes).is_err(),
+            "gltf alone refuses it"
+        );
         let rewritten = without_handled_requirements(&bytes);
         let parsed = gltf::Gltf::from_slice(&rewritten).expect("parses once rewritten");
         assert_eq!(parsed.blob.as_deref(), Some(&[1_u8, 2, 3, 4][..]));
         // a file requiring nothing we handle is passed through as it is
         let plain = glb(r#"{"asset":{"version":"2.0"}}"#, &[]);
-        assert!(matches!(without_handled_requirements(&plain), Cow::Borrowed(_)));
+        assert!(matches!(
+            without_handled_requirements(&plain),
+            Cow::Borrowed(_)
+        ));
     }
 }
