@@ -162,13 +162,13 @@ fn corrupt_product_file() {
 #[test]
 fn compressed_glb_says_how_to_convert() {
     let dir = tempfile::tempdir().unwrap();
-    let gltf = dir.path().join("draco.gltf");
-    std::fs::write(&gltf, r#"{"asset":{"version":"2.0"},"extensionsUsed":["KHR_draco_mesh_compression"],"extensionsRequired":["KHR_draco_mesh_compression"]}"#).unwrap();
+    let gltf = dir.path().join("meshopt.gltf");
+    std::fs::write(&gltf, r#"{"asset":{"version":"2.0"},"extensionsUsed":["EXT_meshopt_compression"],"extensionsRequired":["EXT_meshopt_compression"]}"#).unwrap();
     let err = fails_naming(
         dir.path(),
         &[("--model", &gltf)],
         &gltf,
-        "khr_draco_mesh_compression",
+        "ext_meshopt_compression",
     );
     assert!(err.contains("gltf-transform"), "{err}");
 }

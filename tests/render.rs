@@ -496,3 +496,121 @@ fn a_quantized_mesh_renders_as_the_float_mesh() {
     // vertex transform differs
     assert!(worst <= 2, "renders differ by {worst} levels");
 }
+
+/// The box of `box_gltf` as a `KHR_draco_mesh_compression` primitive, encoded by draco-core
+/// (the reference bitstream's Rust port) with its default quantization.
+fn draco_box(dir: &std::path::Path, half: f32, corrupt: bool) -> std::path::PathBuf {
+    use draco_core::{
+        DataType, EncoderBuffer, EncoderOptions, FaceIndex, GeometryAttributeType, Mesh,
+        MeshEncoder, PointAttribute,
+    };
+    let spec = crate::util::box_mesh([half; 3]);
+    let n = spec.positions.len() / 3;
+    let mut mesh = Mesh::new();
+    mesh.set_num_points(n);
+    let mut ids = serde_json::Map::new();
+    for (name, kind, values, components) in [
+        (
+            "POSITION",
+            GeometryAttributeType::Position,
+            &spec.positions,
+            3,
+        ),
+        ("NORMAL", GeometryAttributeType::Normal, &spec.normals, 3),
+        ("TEXCOORD_0", GeometryAttributeType::TexCoord, &spec.uvs, 2),
+    ] {
+        let mut attribute = PointAttribute::new();
+        attribute.init(kind, components, DataType::Float32, false, n);
+        for (i, v) in values.iter().enumerate() {
+            attribute.buffer_mut().write(i * 4, &v.to_le_bytes());
+        }
+        let id = mesh.add_attribute(attribute);
+        ids.insert(name.into(), mesh.attribute(id).unique_id().into());
+    }
+    let faces = spec.indices.len() / 3;
+    mesh.set_num_faces(faces);
+    for (f, t) in spec.indices.chunks(3).enumerate() {
+        let corner = |k: usize| u32::from(t[k]).into();
+        mesh.set_face(FaceIndex(f as u32), [corner(0), corner(1), corner(2)]);
+    }
+    let mut encoder = MeshEncoder::new();
+    encoder.set_mesh(mesh);
+    let mut encoded = EncoderBuffer::new();
+    encoder
+        .encode(&EncoderOptions::new(), &mut encoded)
+        .unwrap();
+    let mut bin = encoded.data().to_vec();
+    if corrupt {
+        // the header and the start of the connectivity only: the stream ends mid-way
+        bin.truncate(24);
+    }
+    let uri = format!(
+        "data:application/octet-stream;base64,{}",
+        crate::util::base64(&bin)
+    );
+    crate::util::write_gltf(dir, "draco.gltf", &spec, opaque(), |doc| {
+        let extension = serde_json::json!({"bufferView": 0, "attributes": ids});
+        doc["meshes"][0]["primitives"][0]["extensions"] =
+            serde_json::json!({ "KHR_draco_mesh_compression": extension });
+        // the accessors keep their types and counts but no data of their own
+        for accessor in doc["accessors"].as_array_mut().unwrap() {
+            accessor.as_object_mut().unwrap().remove("bufferView");
+        }
+        doc["bufferViews"] =
+            serde_json::json!([{"buffer": 0, "byteOffset": 0, "byteLength": bin.len()}]);
+        doc["buffers"] = serde_json::json!([{"byteLength": bin.len(), "uri": uri}]);
+        doc["extensionsUsed"] = serde_json::json!(["KHR_draco_mesh_compression"]);
+        doc["extensionsRequired"] = serde_json::json!(["KHR_draco_mesh_compression"]);
+    })
+}
+
+#[test]
+fn a_draco_mesh_renders_as_the_uncompressed_mesh() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = FrameSize {
+        width: 200,
+        height: 200,
+    };
+    let cam = camera(size, [300.0, 300.0], [99.5, 99.5]);
+    let plain = render(
+        &box_gltf(dir.path(), [0.1; 3], opaque()),
+        DMat4::IDENTITY,
+        &cam,
+    );
+    let draco = render(&draco_box(dir.path(), 0.1, false), DMat4::IDENTITY, &cam);
+    let covered = |i: &FrameImages| i.mask.pixels().filter(|p| p[0] > 127).count() as i64;
+    assert!(covered(&plain) > 500, "the box is in view");
+    // Draco quantizes positions (14 bits by default): the silhouette moves by a fraction of
+    // a pixel at most
+    let moved = (covered(&plain) - covered(&draco)).abs();
+    assert!(moved <= 20, "coverage differs by {moved} pixels");
+    let mean_diff = plain
+        .rgba
+        .as_raw()
+        .iter()
+        .zip(draco.rgba.as_raw())
+        .map(|(a, b)| f64::from(a.abs_diff(*b)))
+        .sum::<f64>()
+        / plain.rgba.as_raw().len() as f64;
+    assert!(
+        mean_diff < 0.5,
+        "renders differ by {mean_diff} levels on average"
+    );
+}
+
+#[test]
+fn a_malformed_draco_stream_is_an_error_naming_the_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = draco_box(dir.path(), 0.1, true);
+    match ProductModel::load(&path) {
+        Ok(m) => panic!(
+            "a truncated Draco stream loaded: {} triangles, {:?}",
+            m.triangle_count(),
+            std::fs::read_to_string(&path).unwrap().len()
+        ),
+        Err(e) => {
+            let text = e.to_string();
+            assert!(text.contains("KHR_draco_mesh_compression"), "{text}");
+        }
+    }
+}

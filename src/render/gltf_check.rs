@@ -4,11 +4,7 @@
 //! `fuzz/`; each has a regression file under `tests/fixtures/fuzz_glb_crash_*`).
 
 /// Extensions we cannot decode, with the conversion that removes them.
-const COMPRESSION_EXTENSIONS: &[&str] = &[
-    "KHR_draco_mesh_compression",
-    "EXT_meshopt_compression",
-    "KHR_texture_basisu",
-];
+const COMPRESSION_EXTENSIONS: &[&str] = &["EXT_meshopt_compression", "KHR_texture_basisu"];
 
 /// Reads `extensionsRequired` from the JSON (GLB chunk 0 or a .gltf file) before importing,
 /// so that compressed files get a message saying how to convert them.
@@ -34,8 +30,8 @@ pub fn precheck(bytes: &[u8]) -> std::result::Result<(), String> {
     {
         Some(name) => Err(format!(
             "the file requires {name}, which vanelia cannot decode; re-export the model without \
-             mesh or texture compression (Draco, meshopt, KTX2/Basis; quantized meshes and \
-             WebP textures are fine), e.g. from Blender with compression off, or convert it with \
+             meshopt or KTX2/Basis compression (Draco and quantized meshes, WebP textures are \
+             fine), e.g. from Blender with compression off, or convert it with \
              gltf-transform"
         )),
         None => Ok(()),

@@ -24,8 +24,9 @@ pub struct Imported {
 pub fn import(bytes: &[u8], base: Option<&Path>) -> Result<Imported, String> {
     let invalid =
         |e: &dyn std::fmt::Display| format!("not a valid glTF/GLB file ({e}); re-export it as GLB");
-    let bytes = without_handled_requirements(bytes);
-    let gltf::Gltf { document, blob } = gltf::Gltf::from_slice(&bytes).map_err(|e| invalid(&e))?;
+    let gltf::Gltf { document, blob } =
+        gltf::Gltf::from_slice_without_validation(bytes).map_err(|e| invalid(&e))?;
+    validate(&document).map_err(|e| invalid(&e))?;
     let buffers = gltf::import_buffers(&document, base, blob).map_err(|e| invalid(&e))?;
     let images = document
         .images()
@@ -48,60 +49,50 @@ pub fn import(bytes: &[u8], base: Option<&Path>) -> Result<Imported, String> {
 }
 
 /// Extensions vanelia reads itself, which gltf 1.4.1 refuses when a file requires them.
-const HANDLED_EXTENSIONS: &[&str] = &["EXT_texture_webp", "KHR_mesh_quantization"];
+const HANDLED_EXTENSIONS: &[&str] = &[
+    "EXT_texture_webp",
+    "KHR_mesh_quantization",
+    super::gltf_draco::EXTENSION,
+];
 
-/// `bytes` with [`HANDLED_EXTENSIONS`] taken out of `extensionsRequired` (a GLB's JSON chunk
-/// rewritten, padded with spaces as the format asks), so gltf's validation still checks
-/// everything else; the input unchanged when it requires none of them or is not JSON or GLB.
-fn without_handled_requirements(bytes: &[u8]) -> Cow<'_, [u8]> {
-    let is_glb = bytes.starts_with(b"glTF");
-    let json_range = if is_glb {
-        let word = |at: usize| {
-            bytes
-                .get(at..at + 4)
-                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+/// gltf's validation of `document`, less what the extensions vanelia reads make valid: a
+/// required extension of [`HANDLED_EXTENSIONS`] (gltf 1.4.1 calls it unsupported), and, in a
+/// file using Draco, accessors without a buffer view (their data is in the Draco stream).
+fn validate(document: &gltf::Document) -> Result<(), String> {
+    use gltf::json::validation::{Error, Validate};
+    let root = document.as_json();
+    let draco = root
+        .extensions_used
+        .iter()
+        .any(|e| e == super::gltf_draco::EXTENSION);
+    // gltf-json names the extension in the path: `extensionsRequired[0] = "NAME"`
+    let handled = |path: &str| {
+        path.starts_with("extensionsRequired[")
+            && HANDLED_EXTENSIONS
+                .iter()
+                .any(|name| path.ends_with(&format!("= \"{name}\"")))
+    };
+    let mut errors = Vec::new();
+    root.validate(root, gltf::json::Path::new, &mut |path, error| {
+        let path = path();
+        let expected = match error {
+            Error::Unsupported => handled(path.as_str()),
+            Error::Missing => {
+                draco
+                    && path.as_str().starts_with("accessors[")
+                    && path.as_str().ends_with("].bufferView")
+            }
+            _ => false,
         };
-        match word(12) {
-            Some(len) if bytes.len() >= 20 + len => 20..20 + len,
-            _ => return Cow::Borrowed(bytes),
+        if !expected {
+            errors.push(format!("{path}: {error}"));
         }
+    });
+    if errors.is_empty() {
+        Ok(())
     } else {
-        0..bytes.len()
-    };
-    let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&bytes[json_range.clone()])
-    else {
-        return Cow::Borrowed(bytes);
-    };
-    let Some(required) = doc
-        .get_mut("extensionsRequired")
-        .and_then(|r| r.as_array_mut())
-    else {
-        return Cow::Borrowed(bytes);
-    };
-    let before = required.len();
-    required.retain(|e| !e.as_str().is_some_and(|e| HANDLED_EXTENSIONS.contains(&e)));
-    if required.len() == before {
-        return Cow::Borrowed(bytes);
+        Err(format!("invalid glTF: {}", errors.join("; ")))
     }
-    let Ok(mut json) = serde_json::to_vec(&doc) else {
-        return Cow::Borrowed(bytes);
-    };
-    if !is_glb {
-        return Cow::Owned(json);
-    }
-    while !json.len().is_multiple_of(4) {
-        json.push(b' ');
-    }
-    let rest = &bytes[json_range.end..];
-    let total = 20 + json.len() + rest.len();
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(&bytes[..8]);
-    out.extend_from_slice(&(total as u32).to_le_bytes());
-    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
-    out.extend_from_slice(&bytes[16..20]);
-    out.extend_from_slice(&json);
-    out.extend_from_slice(rest);
-    Cow::Owned(out)
 }
 
 /// The encoded bytes of `image`: a buffer view, a data URI or a file beside the model.
@@ -177,22 +168,32 @@ mod tests {
     }
 
     #[test]
-    fn a_glb_requiring_a_handled_extension_parses_with_its_binary_chunk() {
-        let json = r#"{"asset":{"version":"2.0"},"extensionsUsed":["KHR_mesh_quantization"],
-            "extensionsRequired":["KHR_mesh_quantization"],"buffers":[{"byteLength":4}]}"#;
-        let bytes = glb(json, &[1, 2, 3, 4]);
+    fn extensions_read_here_may_be_required_and_others_may_not() {
+        let requiring = |name: &str| {
+            let json = format!(
+                r#"{{"asset":{{"version":"2.0"}},"extensionsUsed":["{name}"],
+                "extensionsRequired":["{name}"],"buffers":[{{"byteLength":4}}]}}"#
+            );
+            import(&glb(&json, &[1, 2, 3, 4]), None).map(|i| i.buffers[0].0.clone())
+        };
         assert!(
-            gltf::Gltf::from_slice(&bytes).is_err(),
+            gltf::Gltf::from_slice(&glb(
+                r#"{"asset":{"version":"2.0"},"extensionsRequired":["KHR_mesh_quantization"]}"#,
+                &[]
+            ))
+            .is_err(),
             "gltf alone refuses it"
         );
-        let rewritten = without_handled_requirements(&bytes);
-        let parsed = gltf::Gltf::from_slice(&rewritten).expect("parses once rewritten");
-        assert_eq!(parsed.blob.as_deref(), Some(&[1_u8, 2, 3, 4][..]));
-        // a file requiring nothing we handle is passed through as it is
-        let plain = glb(r#"{"asset":{"version":"2.0"}}"#, &[]);
-        assert!(matches!(
-            without_handled_requirements(&plain),
-            Cow::Borrowed(_)
-        ));
+        for name in HANDLED_EXTENSIONS {
+            assert_eq!(
+                requiring(name).as_deref(),
+                Ok(&[1_u8, 2, 3, 4][..]),
+                "{name}"
+            );
+        }
+        let err = requiring("EXT_meshopt_compression")
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("extensionsRequired"), "{err}");
     }
 }

@@ -14,6 +14,7 @@ pub mod defocus;
 pub mod edgeblur;
 pub mod gltf_attributes;
 pub mod gltf_check;
+pub mod gltf_draco;
 pub mod gltf_images;
 pub mod keylight;
 pub mod lenswarp;

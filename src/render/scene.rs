@@ -2,7 +2,8 @@
 //! transforms applied, flattened into model-space meshes with metallic-roughness materials.
 //! Tangents are generated (per-triangle UV derivatives, Lengyel's method) when the file has none.
 //! Buffers and images are read by `gltf_images` (PNG, JPEG and WebP textures), quantized
-//! attributes (`KHR_mesh_quantization`) by `gltf_attributes`.
+//! attributes (`KHR_mesh_quantization`) by `gltf_attributes`, Draco-compressed primitives
+//! (`KHR_draco_mesh_compression`) by `gltf_draco`.
 
 use std::path::Path;
 
@@ -11,6 +12,7 @@ use glam::{Mat3, Mat4, Vec3};
 use gltf::Semantic;
 
 use super::gltf_attributes::quantized;
+use super::gltf_draco::DracoPrimitive;
 use super::gltf_images::Imported;
 use crate::core::{Error, Result};
 
@@ -108,6 +110,7 @@ impl ProductModel {
             buffers,
             images: textures,
         } = imported;
+        let file = (&doc, buffers.as_slice());
         let mut materials = vec![Material::default()];
         materials.extend(doc.materials().map(|m| Material::from_gltf(&m)));
         check_texture_indices(&materials, textures.len())?;
@@ -117,7 +120,7 @@ impl ProductModel {
             .ok_or("the file has no scene")?;
         let mut meshes = Vec::new();
         for node in scene.nodes() {
-            collect_node(&node, Mat4::IDENTITY, &buffers, &mut meshes, 0)?;
+            collect_node(&node, Mat4::IDENTITY, file, &mut meshes, 0)?;
         }
         if meshes.is_empty() {
             return Err("the scene has no triangle meshes".into());
@@ -213,10 +216,13 @@ fn check_texture_indices(materials: &[Material], images: usize) -> std::result::
 /// Deepest node hierarchy accepted (guards against stack exhaustion on hostile files).
 const MAX_NODE_DEPTH: usize = 64;
 
+/// A parsed file: its document and buffer contents.
+type File<'a> = (&'a gltf::Document, &'a [gltf::buffer::Data]);
+
 fn collect_node(
     node: &gltf::Node<'_>,
     parent: Mat4,
-    buffers: &[gltf::buffer::Data],
+    file: File<'_>,
     out: &mut Vec<Mesh>,
     depth: usize,
 ) -> std::result::Result<(), String> {
@@ -231,42 +237,60 @@ fn collect_node(
             .primitives()
             .filter(|p| p.mode() == gltf::mesh::Mode::Triangles)
         {
-            out.push(primitive_mesh(&prim, world, buffers)?);
+            out.push(primitive_mesh(&prim, world, file)?);
         }
     }
     for child in node.children() {
-        collect_node(&child, world, buffers, out, depth + 1)?;
+        collect_node(&child, world, file, out, depth + 1)?;
     }
     Ok(())
+}
+
+/// Attribute `semantic` of `prim` as `N`-vectors of floats, from its Draco data, its quantized
+/// integers or (`float`) gltf's reader, whichever holds it.
+fn attribute<const N: usize>(
+    prim: &gltf::Primitive<'_>,
+    semantic: &Semantic,
+    (draco, buffers): (Option<&DracoPrimitive>, &[gltf::buffer::Data]),
+    float: impl FnOnce() -> Option<Vec<[f32; N]>>,
+) -> std::result::Result<Option<Vec<[f32; N]>>, String> {
+    draco
+        .and_then(|d| d.attribute::<N>(&semantic.to_string(), prim.get(semantic)))
+        .or_else(|| quantized::<N>(prim, semantic, buffers))
+        .or_else(|| float().map(Ok))
+        .transpose()
 }
 
 fn primitive_mesh(
     prim: &gltf::Primitive<'_>,
     world: Mat4,
-    buffers: &[gltf::buffer::Data],
+    (document, buffers): File<'_>,
 ) -> std::result::Result<Mesh, String> {
     let reader = prim.reader(|b| buffers.get(b.index()).map(|d| d.0.as_slice()));
-    let positions: Vec<Vec3> = quantized::<3>(prim, &Semantic::Positions, buffers)
-        .or_else(|| reader.read_positions().map(|p| Ok(p.collect())))
-        .ok_or("a primitive has no POSITION attribute")??
-        .into_iter()
-        .map(|p| world.transform_point3(Vec3::from(p)))
-        .collect();
+    let draco = DracoPrimitive::decode(prim, document, buffers).transpose()?;
+    let source = (draco.as_ref(), buffers);
+    let positions: Vec<Vec3> = attribute::<3>(prim, &Semantic::Positions, source, || {
+        reader.read_positions().map(Iterator::collect)
+    })?
+    .ok_or("a primitive has no POSITION attribute")?
+    .into_iter()
+    .map(|p| world.transform_point3(Vec3::from(p)))
+    .collect();
     if positions.iter().any(|p| !p.is_finite()) {
         return Err("a POSITION accessor holds NaN or infinite values".into());
     }
-    let indices: Vec<u32> = match reader.read_indices() {
-        Some(i) => i.into_u32().collect(),
-        None => (0..positions.len() as u32).collect(),
+    let indices: Vec<u32> = match (&draco, reader.read_indices()) {
+        (Some(d), _) => d.indices.clone(),
+        (None, Some(i)) => i.into_u32().collect(),
+        (None, None) => (0..positions.len() as u32).collect(),
     };
     if indices.iter().any(|&i| i as usize >= positions.len()) {
         return Err("an index points past the end of its vertex data".into());
     }
     let normal_matrix = Mat3::from_mat4(world).inverse().transpose();
-    let normals: Vec<Vec3> = match quantized::<3>(prim, &Semantic::Normals, buffers)
-        .or_else(|| reader.read_normals().map(|n| Ok(n.collect())))
-        .transpose()?
-    {
+    let normals: Vec<Vec3> = match attribute::<3>(prim, &Semantic::Normals, source, || {
+        reader.read_normals().map(Iterator::collect)
+    })? {
         Some(n) => n
             .into_iter()
             .map(|n| (normal_matrix * Vec3::from(n)).normalize_or_zero())
@@ -274,13 +298,9 @@ fn primitive_mesh(
         None => smooth_normals(&positions, &indices),
     };
     let tex_coords = |set: u32| {
-        quantized::<2>(prim, &Semantic::TexCoords(set), buffers)
-            .or_else(|| {
-                reader
-                    .read_tex_coords(set)
-                    .map(|t| Ok(t.into_f32().collect()))
-            })
-            .transpose()
+        attribute::<2>(prim, &Semantic::TexCoords(set), source, || {
+            reader.read_tex_coords(set).map(|t| t.into_f32().collect())
+        })
     };
     let uv0: Vec<[f32; 2]> = tex_coords(0)?.unwrap_or_else(|| vec![[0.0, 0.0]; positions.len()]);
     let uv1: Vec<[f32; 2]> = tex_coords(1)?.unwrap_or_else(|| uv0.clone());
@@ -292,10 +312,9 @@ fn primitive_mesh(
     if normals.len() != positions.len() || uv0.len() != positions.len() {
         return Err("vertex attributes have different lengths".into());
     }
-    let tangents: Vec<[f32; 4]> = match quantized::<4>(prim, &Semantic::Tangents, buffers)
-        .or_else(|| reader.read_tangents().map(|t| Ok(t.collect())))
-        .transpose()?
-    {
+    let tangents: Vec<[f32; 4]> = match attribute::<4>(prim, &Semantic::Tangents, source, || {
+        reader.read_tangents().map(Iterator::collect)
+    })? {
         Some(t) => t
             .into_iter()
             .map(|t| {
