@@ -415,3 +415,16 @@ fn a_tiff_sequence_of_a_colour_type_the_decoder_lacks_names_the_frame() {
     );
     assert!(err.contains("TIFF or EXR"), "{err}");
 }
+
+#[test]
+fn a_meshopt_file_from_gltf_transform_is_refused_naming_the_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/compressed/meshopt.glb");
+    fails_naming(
+        dir.path(),
+        &[("--model", &model)],
+        &model,
+        "ext_meshopt_compression",
+    );
+}

@@ -614,3 +614,61 @@ fn a_malformed_draco_stream_is_an_error_naming_the_extension() {
         }
     }
 }
+
+/// The bundled product as gltf-transform compresses it (`tests/fixtures/compressed/`): each
+/// file renders as the uncompressed product, up to the encoders' quantization.
+#[test]
+fn compressed_files_from_gltf_transform_render_as_the_product() {
+    let size = FrameSize {
+        width: 200,
+        height: 200,
+    };
+    // the product's front from 0.6 m, upright (as `asymmetric_texture_renders_the_right_way_round`)
+    let world_from_cam = DMat4::from_cols(
+        glam::DVec4::new(1.0, 0.0, 0.0, 0.0),
+        glam::DVec4::new(0.0, -1.0, 0.0, 0.0),
+        glam::DVec4::new(0.0, 0.0, -1.0, 0.0),
+        glam::DVec4::new(0.0, 0.1, 0.6, 1.0),
+    );
+    let cam = CameraPose {
+        world_from_cam,
+        intrinsics: Intrinsics {
+            focal_px: [300.0, 300.0],
+            principal_px: [99.5, 99.5],
+            size,
+            lens: Default::default(),
+        },
+    };
+    let plain = render(&crate::util::asset("product.glb"), DMat4::IDENTITY, &cam);
+    let covered = plain.mask.pixels().filter(|p| p[0] > 127).count();
+    assert!(covered > 2000, "the product is in view ({covered} px)");
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compressed");
+    // Draco and quantization move vertices by a fraction of a millimetre (a few edge pixels);
+    // WebP is lossy on the label
+    for (file, max_mean) in [
+        ("draco.glb", 0.05),
+        ("quantized.glb", 0.05),
+        ("webp.glb", 0.2),
+    ] {
+        let got = render(&fixtures.join(file), DMat4::IDENTITY, &cam);
+        let mean = plain
+            .rgba
+            .as_raw()
+            .iter()
+            .zip(got.rgba.as_raw())
+            .map(|(a, b)| f64::from(a.abs_diff(*b)))
+            .sum::<f64>()
+            / plain.rgba.as_raw().len() as f64;
+        let edge = plain
+            .mask
+            .pixels()
+            .zip(got.mask.pixels())
+            .filter(|(a, b)| a[0].abs_diff(b[0]) > 8)
+            .count();
+        assert!(
+            mean <= max_mean && edge <= 40,
+            "{file}: mean {mean:.3} levels, {edge} edge pixels"
+        );
+    }
+}
