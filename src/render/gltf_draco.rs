@@ -117,11 +117,6 @@ impl DracoPrimitive {
             })
             .collect()))
     }
-
-    /// Points of the decoded mesh (vertices, after Draco's deduplication).
-    pub fn points(&self) -> usize {
-        self.mesh.num_points()
-    }
 }
 
 /// The factor that maps a normalized integer component to [0, 1] or [-1, 1].

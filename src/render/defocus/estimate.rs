@@ -1,10 +1,11 @@
 //! The depth of field read from the plate. An edge is as blurred as the lens left it at the
 //! edge's depth (soft shadows, shading and texture only ever add softness), so the blur of the
 //! floor's edges (`render::edgeblur`) over depth traces the circle of confusion, which
-//! [`Defocus`] describes with two numbers. Edges the camera's image motion over the shutter crosses are
-//! left out (motion blur widens them); a low quantile of each depth band's disks is taken; the
-//! thin-lens curve `K |1 − s/d|` is fitted to the bands (`s` on a grid, `K` by least squares,
-//! bands near the product's depth weighted most; `s` fixed when `--focus-distance` gives it).
+//! [`Defocus`] describes with two numbers. Edges the camera's image motion over the shutter
+//! crosses are left out (motion blur widens them); a low quantile of each depth band's disks is
+//! taken; the thin-lens curve `K |1 − s/d|` is fitted to the bands (`s` on a grid, `K` by least
+//! squares, bands near the product's depth weighted most; `s` fixed when `--focus-distance`
+//! gives it).
 
 use serde::{Deserialize, Serialize};
 

@@ -71,8 +71,9 @@ fn ground() -> Ground {
     }
 }
 
-/// A floor checkerboard (40 cm squares: edges farther apart than the measurement's reach) seen by `camera`, each pixel blurred by the disk of
-/// its depth (a gather, which is exact for a floor of slowly varying depth).
+/// A floor checkerboard (40 cm squares: edges farther apart than the measurement's reach)
+/// seen by `camera`, each pixel blurred by the disk of its depth (a gather, which is exact for
+/// a floor of slowly varying depth).
 fn defocused_floor(camera: &CameraPose, defocus: Option<&Defocus>) -> RgbImage {
     let size = camera.intrinsics.size;
     let sharp = |x: f64, y: f64| -> f32 {

@@ -1,11 +1,11 @@
-//! Edges of the plate and how blurred each is: the evidence the depth of field and the
-//! shutter are read from. Each edge's blur is measured by re-blurring (Zhuo and Sim, "Defocus
+//! Edges of the plate and how blurred each is: the evidence the depth of field is read from.
+//! Each edge's blur is measured by re-blurring (Zhuo and Sim, "Defocus
 //! map estimation from a single image", 2011): the ratio of the gradient at an edge to the
 //! gradient after a known Gaussian blur gives the edge's own blur, as the σ a Gaussian would
 //! have. [`calibration`] maps that reading to a disk diameter by running the same measurement
-//! on synthetic disk-blurred edges, so no constant of the method is tuned by hand. Only straight edges count (at corners and
-//! junctions the measurement reads too sharp), and only those on the floor, whose plane gives
-//! each its depth and its image motion between frames.
+//! on synthetic disk-blurred edges, so no constant of the method is tuned by hand. Only
+//! straight edges count (at corners and junctions the measurement reads too sharp), and only
+//! those on the floor, whose plane gives each its depth and its image motion between frames.
 
 pub mod calibration;
 
