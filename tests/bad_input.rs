@@ -397,15 +397,7 @@ fn failure_mid_stream_keeps_the_previous_output() {
 fn a_tiff_sequence_of_a_colour_type_the_decoder_lacks_names_the_frame() {
     // FFmpeg's TIFF writer keeps a YUV 4:2:0 source as YCbCr, which the TIFF decoder refuses
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("seq")).unwrap();
-    let pattern = dir.path().join("seq/%06d.tif");
-    ffmpeg(&[
-        "-i",
-        s(&asset("demo.mp4")),
-        "-start_number",
-        "0",
-        s(&pattern),
-    ]);
+    let pattern = crate::util::demo_image_sequence_as(dir.path(), "tif");
     let first = dir.path().join("seq/000000.tif");
     let err = fails_naming(
         dir.path(),

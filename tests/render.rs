@@ -342,6 +342,26 @@ fn alpha_modes_mask_and_blend() {
     assert_eq!(centre(&opaque), 255, "OPAQUE ignores alpha");
 }
 
+/// A 200x200 camera 2 m from the origin, looking at it (a 0.2 m box spans ~30 px).
+fn box_camera() -> CameraPose {
+    let size = FrameSize {
+        width: 200,
+        height: 200,
+    };
+    camera(size, [300.0, 300.0], [99.5, 99.5])
+}
+
+/// Mean per-channel difference of two RGBA layers, levels.
+fn mean_difference(a: &image::RgbaImage, b: &image::RgbaImage) -> f64 {
+    let sum: f64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| f64::from(x.abs_diff(*y)))
+        .sum();
+    sum / a.as_raw().len() as f64
+}
+
 /// A box whose base colour is `texture` (an 8x8 pattern), stored in the file as `format` and,
 /// for WebP, referenced through `EXT_texture_webp` as a required extension.
 fn textured_box(dir: &std::path::Path, format: image::ImageFormat) -> std::path::PathBuf {
@@ -379,11 +399,7 @@ fn textured_box(dir: &std::path::Path, format: image::ImageFormat) -> std::path:
 #[test]
 fn a_webp_texture_renders_as_the_same_png_texture() {
     let dir = tempfile::tempdir().unwrap();
-    let size = FrameSize {
-        width: 200,
-        height: 200,
-    };
-    let cam = camera(size, [300.0, 300.0], [99.5, 99.5]);
+    let cam = box_camera();
     let png = render(
         &textured_box(dir.path(), image::ImageFormat::Png),
         DMat4::IDENTITY,
@@ -469,11 +485,7 @@ fn quantized_box(dir: &std::path::Path, half: f32) -> std::path::PathBuf {
 #[test]
 fn a_quantized_mesh_renders_as_the_float_mesh() {
     let dir = tempfile::tempdir().unwrap();
-    let size = FrameSize {
-        width: 200,
-        height: 200,
-    };
-    let cam = camera(size, [300.0, 300.0], [99.5, 99.5]);
+    let cam = box_camera();
     let float = render(
         &box_gltf(dir.path(), [0.1; 3], opaque()),
         DMat4::IDENTITY,
@@ -567,11 +579,7 @@ fn draco_box(dir: &std::path::Path, half: f32, corrupt: bool) -> std::path::Path
 #[test]
 fn a_draco_mesh_renders_as_the_uncompressed_mesh() {
     let dir = tempfile::tempdir().unwrap();
-    let size = FrameSize {
-        width: 200,
-        height: 200,
-    };
-    let cam = camera(size, [300.0, 300.0], [99.5, 99.5]);
+    let cam = box_camera();
     let plain = render(
         &box_gltf(dir.path(), [0.1; 3], opaque()),
         DMat4::IDENTITY,
@@ -584,14 +592,7 @@ fn a_draco_mesh_renders_as_the_uncompressed_mesh() {
     // a pixel at most
     let moved = (covered(&plain) - covered(&draco)).abs();
     assert!(moved <= 20, "coverage differs by {moved} pixels");
-    let mean_diff = plain
-        .rgba
-        .as_raw()
-        .iter()
-        .zip(draco.rgba.as_raw())
-        .map(|(a, b)| f64::from(a.abs_diff(*b)))
-        .sum::<f64>()
-        / plain.rgba.as_raw().len() as f64;
+    let mean_diff = mean_difference(&plain.rgba, &draco.rgba);
     assert!(
         mean_diff < 0.5,
         "renders differ by {mean_diff} levels on average"
@@ -652,14 +653,7 @@ fn compressed_files_from_gltf_transform_render_as_the_product() {
         ("webp.glb", 0.2),
     ] {
         let got = render(&fixtures.join(file), DMat4::IDENTITY, &cam);
-        let mean = plain
-            .rgba
-            .as_raw()
-            .iter()
-            .zip(got.rgba.as_raw())
-            .map(|(a, b)| f64::from(a.abs_diff(*b)))
-            .sum::<f64>()
-            / plain.rgba.as_raw().len() as f64;
+        let mean = mean_difference(&plain.rgba, &got.rgba);
         let edge = plain
             .mask
             .pixels()

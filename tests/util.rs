@@ -85,8 +85,13 @@ pub fn demo_run(dir: &Path, output: &Path, extra: &[&str]) -> Output {
 
 /// The demo clip extracted to `dir/seq/%06d.png` (numbered from 0); returns the pattern.
 pub fn demo_image_sequence(dir: &Path) -> PathBuf {
+    demo_image_sequence_as(dir, "png")
+}
+
+/// The demo as numbered images of type `ext` (as FFmpeg writes it) in `dir/seq`, from 0.
+pub fn demo_image_sequence_as(dir: &Path, ext: &str) -> PathBuf {
     std::fs::create_dir_all(dir.join("seq")).unwrap();
-    let pattern = dir.join("seq/%06d.png");
+    let pattern = dir.join(format!("seq/%06d.{ext}"));
     ffmpeg(&[
         "-i",
         s(&asset("demo.mp4")),
