@@ -420,3 +420,41 @@ fn a_meshopt_file_from_gltf_transform_is_refused_naming_the_extension() {
         "ext_meshopt_compression",
     );
 }
+
+/// Malformed compressed data is an error, never a panic: every compressed fixture with bytes
+/// of its binary chunk scrambled (deterministically, 2000 variants each) loads or fails cleanly.
+#[test]
+fn scrambled_compressed_models_fail_without_panicking() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compressed");
+    let mut state = 0x9e37_79b9_u32;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    for file in ["draco.glb", "quantized.glb", "webp.glb"] {
+        let original = std::fs::read(fixtures.join(file)).unwrap();
+        let json_len = u32::from_le_bytes(original[12..16].try_into().unwrap()) as usize;
+        let bin_start = 20 + json_len + 8;
+        let (mut loaded, mut refused) = (0, 0);
+        for variant in 0..2000 {
+            let mut bytes = original.clone();
+            let flips = 1 + variant % 8;
+            for _ in 0..flips {
+                let at = bin_start + next() as usize % (bytes.len() - bin_start);
+                bytes[at] ^= (next() % 255 + 1) as u8;
+            }
+            let result = std::panic::catch_unwind(|| {
+                vanelia::render::scene::ProductModel::from_slice(&bytes).is_ok()
+            });
+            match result {
+                Ok(true) => loaded += 1,
+                Ok(false) => refused += 1,
+                Err(_) => panic!("{file}, variant {variant}: loading panicked"),
+            }
+        }
+        assert_eq!(loaded + refused, 2000, "{file}");
+    }
+}
