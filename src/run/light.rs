@@ -10,7 +10,7 @@
 use glam::DVec3;
 use serde::{Deserialize, Serialize};
 
-use super::sample::ClipContext;
+use super::clip::ClipContext;
 use crate::core::Result;
 use crate::render::keylight::{self, EvidenceFrame, FloorLight, KeyLightEstimate, NoEstimate};
 use crate::render::lighting;

@@ -12,6 +12,7 @@
 
 mod artefacts;
 pub mod bench;
+mod clip;
 mod config;
 mod contact_sheet;
 mod encode;
@@ -23,7 +24,6 @@ mod optics;
 mod prepare;
 mod refine;
 pub mod report;
-mod sample;
 mod state;
 mod stream;
 mod track;

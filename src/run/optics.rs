@@ -8,7 +8,7 @@
 use glam::DVec3;
 use serde::{Deserialize, Serialize};
 
-use super::sample::ClipContext;
+use super::clip::ClipContext;
 use crate::core::Result;
 use crate::render::defocus::estimate::{self, DefocusEstimate, Setup};
 use crate::render::defocus::{Defocus, FocusRequest};

@@ -4,13 +4,13 @@
 
 use serde::Serialize;
 
+use super::clip::ClipContext;
 use super::config::{RefineMode, RunConfig};
 use super::json::write_json;
 use super::light::{self, KeyLight};
 use super::memory;
 use super::optics;
 use super::report::{MotionBlur, RunReport, StageReport};
-use super::sample::ClipContext;
 use super::track::{self, TrackFrom, Tracker};
 use crate::composite::CompositeSettings;
 use crate::core::{hash, CameraTrack, Error, FrameRange, Progress, Result, Stage};
